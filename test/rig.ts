@@ -1,0 +1,121 @@
+/** The test rig: temp folders, real files, the real `bin/ephys-make` in a child process. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..', '..');
+export const binPath = path.join(repoRoot, 'bin', 'ephys-make.js');
+export const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
+export const fakeStage = path.join(fixturesDir, 'fake-stage.mjs');
+
+const made: string[] = [];
+process.on('exit', () => {
+  if (process.env.KEEP_TEMP) return;
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+
+export function tempDir(prefix = 'ephys-make-test-'): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+
+export function writeFile(dir: string, rel: string, content: string | Uint8Array): string {
+  const p = path.join(dir, rel);
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, content);
+  return p;
+}
+
+/** Set a file's mtime explicitly (seconds since epoch) instead of sleeping. */
+export function setMtime(p: string, seconds: number): void {
+  fs.utimesSync(p, seconds, seconds);
+}
+
+export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+export interface CliOptions { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number }
+
+function cliEnv(extra?: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  return { ...process.env, NO_COLOR: '1', EPHYS_MAKE_POOL_DIR: process.env.EPHYS_MAKE_POOL_DIR ?? poolDir(), ...extra };
+}
+
+let sharedPoolDir: string | undefined;
+/** Machine-wide pool slots live here during tests, so parallel test files do not share a GPU pool. */
+export function poolDir(): string {
+  sharedPoolDir ??= tempDir('ephys-make-pools-');
+  return sharedPoolDir;
+}
+
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const h = startCli(args, opts);
+  return h.done;
+}
+
+export interface CliHandle {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  output(): string;
+  waitForOutput(re: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+export function startCli(args: string[], opts: CliOptions = {}): CliHandle {
+  const child = spawn(process.execPath, [binPath, ...args], {
+    cwd: opts.cwd ?? repoRoot,
+    env: cliEnv(opts.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '', stderr = '';
+  const waiters: Array<() => void> = [];
+  const poke = () => { for (const w of waiters.splice(0)) w(); };
+  child.stdout!.on('data', (d) => { stdout += d; poke(); });
+  child.stderr!.on('data', (d) => { stderr += d; poke(); });
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const done = new Promise<CliResult>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => { clearTimeout(timer); poke(); resolve({ code, signal, stdout, stderr }); });
+  });
+  const output = () => stdout + stderr;
+  return {
+    child, done, output,
+    async waitForOutput(re, ms = 60_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const m = output().match(re);
+        if (m) return m[0];
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`process ended before output matched ${re}:\n${output()}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${output()}`);
+        await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 100); });
+      }
+    },
+  };
+}
+
+/** Wait until `check` holds, polling the file system; fails the test after `timeoutMs`. */
+export async function waitUntil(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** uvu has no per-test timeout: wrap each test body. */
+export function timed<T>(fn: () => Promise<T> | T, ms = 120_000): () => Promise<T> {
+  return () => new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`test timed out after ${ms} ms`)), ms);
+    Promise.resolve().then(fn).then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+/** Lines a fake stage appended to its log: [event, label, pid, ms, gpu, cuda]. */
+export function readStageLog(p: string): Array<{ event: string; label: string; pid: number; ms: number; gpu: string; cuda: string }> {
+  if (!fs.existsSync(p)) return [];
+  return fs.readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
+    const [event, label, pid, ms, gpu, cuda] = l.split(' ');
+    return { event, label, pid: Number(pid), ms: Number(ms), gpu, cuda };
+  });
+}

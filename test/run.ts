@@ -1,0 +1,68 @@
+/**
+ * Runs every compiled test file in its own process (two at a time, each under a time limit) and
+ * ends with the one line CI reads: `N passed, N failed`.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 15 * 60_000);
+const filter = process.argv.slice(2);
+
+function findTests(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...findTests(p));
+    else if (e.name.endsWith('.test.js')) out.push(p);
+  }
+  return out.sort();
+}
+
+interface FileResult { file: string; passed: number; failed: number; seconds: number; output: string }
+
+function runFile(file: string): Promise<FileResult> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } });
+    let output = '';
+    child.stdout.on('data', (d) => { output += d; });
+    child.stderr.on('data', (d) => { output += d; });
+    const timer = setTimeout(() => { output += `\n(test file killed after ${fileTimeoutMs} ms)\n`; child.kill('SIGKILL'); }, fileTimeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? 0);
+      const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? 0);
+      let failed = total - passed - Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
+      // A file that crashed before uvu printed its summary still counts as a failure.
+      if (code !== 0 && failed === 0) failed = 1;
+      resolve({ file, passed, failed, seconds: (Date.now() - started) / 1000, output });
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  let files = findTests(here);
+  if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x)));
+  const parallel = Math.max(1, Math.min(Number(process.env.TEST_JOBS ?? os.availableParallelism()), 2));
+  const results: FileResult[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (next < files.length) {
+      const r = await runFile(files[next++]);
+      results.push(r);
+      const name = path.relative(here, r.file);
+      process.stdout.write(`${r.failed ? 'FAIL' : 'ok  '} ${name}: ${r.passed} passed, ${r.failed} failed (${r.seconds.toFixed(1)} s)\n`);
+      if (r.failed) process.stdout.write(r.output.split('\n').map((l) => `    ${l}`).join('\n') + '\n');
+    }
+  }));
+  const passed = results.reduce((s, r) => s + r.passed, 0);
+  const failed = results.reduce((s, r) => s + r.failed, 0);
+  process.stdout.write(`${passed} passed, ${failed} failed\n`);
+  return failed ? 1 : 0;
+}
+
+main().then((code) => { process.exitCode = code; });
