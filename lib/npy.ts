@@ -1,6 +1,7 @@
 /**
  * NumPy `.npy` files (format versions 1.0, 2.0 and 3.0): the arrays Kilosort and the Allen modules
- * exchange. Only what those files use is supported: little-endian numeric dtypes in C order.
+ * exchange. Only what those files use is supported: little-endian numeric dtypes; Fortran-order
+ * files are read (and returned in C order), files are written in C order.
  *
  * Layout: magic `\x93NUMPY`, major and minor version bytes, the header length (uint16 for 1.0,
  * uint32 for 2.0/3.0), a Python dict literal padded with spaces to a 64-byte boundary and ended
@@ -176,9 +177,6 @@ function withFile<T>(file: string, fn: (fd: number, size: number) => T): T {
 }
 
 function checkReadable(file: string, h: NpyHeader): void {
-  if (h.fortranOrder && h.shape.filter((d) => d > 1).length > 1) {
-    throw new NpyError(`${file}: fortran_order True is not supported; expected a C-order array (resave with np.ascontiguousarray)`);
-  }
   if (!hostIsLittleEndian) throw new NpyError(`${file}: reading .npy needs a little-endian machine`);
 }
 
@@ -191,31 +189,83 @@ export function readNpyHeader(path: string): NpyHeader {
   return withFile(path, (fd, size) => readHeaderFd(path, fd, size));
 }
 
-function readElements(file: string, fd: number, size: number, h: NpyHeader, firstElement: number, count: number, shape: number[]): NpyArray {
-  const info = dtypes[h.dtype];
-  const data = new info.ctor(count);
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const start = h.dataOffset + firstElement * info.bytes;
-  const got = readFully(fd, bytes, start);
-  if (got < bytes.length) {
-    const total = product(h.shape);
-    const expected = h.dataOffset + total * info.bytes;
-    throw new NpyError(`${file}: truncated: shape (${h.shape.join(', ')}) of ${h.dtype} needs ${expected} bytes, file has ${size}`);
-  }
-  return { dtype: h.dtype, shape, data };
+function truncated(file: string, h: NpyHeader, size: number): NpyError {
+  const expected = h.dataOffset + product(h.shape) * dtypes[h.dtype].bytes;
+  return new NpyError(`${file}: truncated: shape (${h.shape.join(', ')}) of ${h.dtype} needs ${expected} bytes, file has ${size}`);
 }
 
-/** Read a whole array into memory. */
+function readInto(file: string, fd: number, size: number, h: NpyHeader, into: NpyData, firstElement: number): void {
+  const bytes = new Uint8Array(into.buffer, into.byteOffset, into.byteLength);
+  if (readFully(fd, bytes, h.dataOffset + firstElement * dtypes[h.dtype].bytes) < bytes.length) throw truncated(file, h, size);
+}
+
+/** True when Fortran order changes the layout: more than one axis longer than 1. */
+function isTransposed(h: NpyHeader): boolean {
+  return h.fortranOrder && h.shape.filter((d) => d > 1).length > 1;
+}
+
+/**
+ * Where each element of one row (axis 0 fixed) sits in C order, listed in Fortran order of the
+ * remaining axes. In a Fortran-order file the elements of axis 0 are contiguous, so a row block is
+ * one contiguous run per remaining index.
+ */
+function fortranRowOrder(rest: number[]): Int32Array {
+  const n = product(rest);
+  const out = new Int32Array(n);
+  const cStride = rest.map((_, k) => product(rest.slice(k + 1)));
+  const idx = rest.map(() => 0);
+  for (let m = 0; m < n; m++) {
+    let c = 0;
+    for (let k = 0; k < rest.length; k++) c += idx[k] * cStride[k];
+    out[m] = c;
+    for (let k = 0; k < rest.length; k++) {
+      if (++idx[k] < rest[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+/** Rows [start, start+n) in C order, whatever order the file is in. */
+function readRowBlock(file: string, fd: number, size: number, h: NpyHeader, start: number, n: number): NpyArray {
+  const info = dtypes[h.dtype];
+  const rest = h.shape.slice(1);
+  const perRow = product(rest);
+  const data = new info.ctor(n * perRow);
+  if (!isTransposed(h)) {
+    readInto(file, fd, size, h, data, start * perRow);
+    return { dtype: h.dtype, shape: [n, ...rest], data };
+  }
+  const rows = h.shape[0];
+  const order = fortranRowOrder(rest);
+  // Reading the whole file at once avoids one read per column; a row block reads one run per column.
+  const whole = start === 0 && n === rows;
+  const run = new info.ctor(whole ? rows * perRow : n);
+  if (whole) readInto(file, fd, size, h, run, 0);
+  for (let m = 0; m < perRow; m++) {
+    if (!whole) readInto(file, fd, size, h, run, m * rows + start);
+    const base = whole ? m * rows : 0;
+    const c = order[m];
+    for (let r = 0; r < n; r++) (data as any)[r * perRow + c] = (run as any)[base + r];
+  }
+  return { dtype: h.dtype, shape: [n, ...rest], data };
+}
+
+/**
+ * Read a whole array into memory, in C order. Fortran-order files (npy-matlab, which Kilosort
+ * uses, writes them) are reordered on reading.
+ */
 export function readNpy(path: string): NpyArray {
   return withFile(path, (fd, size) => {
     const h = readHeaderFd(path, fd, size);
     checkReadable(path, h);
-    const total = product(h.shape);
-    const expected = h.dataOffset + total * dtypes[h.dtype].bytes;
-    if (size < expected) {
-      throw new NpyError(`${path}: truncated: shape (${h.shape.join(', ')}) of ${h.dtype} needs ${expected} bytes, file has ${size}`);
+    if (size < h.dataOffset + product(h.shape) * dtypes[h.dtype].bytes) throw truncated(path, h, size);
+    if (h.shape.length === 0) {
+      const data = new dtypes[h.dtype].ctor(1);
+      readInto(path, fd, size, h, data, 0);
+      return { dtype: h.dtype, shape: [], data };
     }
-    return readElements(path, fd, size, h, 0, total, [...h.shape]);
+    return readRowBlock(path, fd, size, h, 0, h.shape[0]);
   });
 }
 
@@ -232,10 +282,8 @@ export function readNpyRows(path: string, startRow: number, rowCount: number): N
     const h = readHeaderFd(path, fd, size);
     checkReadable(path, h);
     if (h.shape.length === 0) throw new NpyError(`${path}: a 0-dimensional array has no rows`);
-    const rows = h.shape[0];
-    const n = Math.max(0, Math.min(rowCount, rows - startRow));
-    const perRow = product(h.shape.slice(1));
-    return readElements(path, fd, size, h, startRow * perRow, n * perRow, [n, ...h.shape.slice(1)]);
+    const n = Math.max(0, Math.min(rowCount, h.shape[0] - startRow));
+    return readRowBlock(path, fd, size, h, startRow, n);
   });
 }
 
