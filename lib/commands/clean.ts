@@ -1,0 +1,52 @@
+/**
+ * `ephys-make clean [STAGE...]`: remove stages' declared outputs and records, and the records of
+ * everything downstream (their inputs are gone). Only declared outputs are touched; a recording
+ * another ephys-make is working on is left alone.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CliOptions } from '../cli.js';
+import { printDiagnostics } from '../cli.js';
+import type { Io } from '../io.js';
+import { openEngine } from '../engine.js';
+import { downstreamOf } from '../graph.js';
+import { engineOptions } from './run.js';
+import { updateRecord } from '../record.js';
+import { tryLock, describeHolder } from '../lock.js';
+
+export function clean(o: CliOptions, io: Io): number {
+  const stages = o.targets.length ? o.targets : ['all'];
+  const opened = openEngine({ ...engineOptions(o, io), targets: ['all'] });
+  if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
+  const engine = opened.value;
+  const cleaned = new Set<string>();
+  const names = stages.includes('all') ? engine.graph.order.map((s) => s.name) : stages;
+  for (const n of names) {
+    if (!engine.pipeline.stageByName.has(n)) { io.err(`ephys-make: clean: no stage '${n}'\n`); return 2; }
+    cleaned.add(n);
+  }
+  const recordsOnly = new Set<string>();
+  for (const n of cleaned) for (const d of downstreamOf(engine.graph, n)) if (!cleaned.has(d)) recordsOnly.add(d);
+  let files = 0;
+  for (const rec of engine.recordings) {
+    const jobs = engine.byRecording.get(rec.dir) ?? [];
+    if (!jobs.length) continue;
+    const lock = tryLock(path.join(jobs[0].stateDir, 'lock'), 'ephys-make clean');
+    if (!lock.ok) { io.err(`skipping ${rec.name}: locked by ${describeHolder(lock.holder)}\n`); continue; }
+    try {
+      for (const job of jobs) {
+        if (cleaned.has(job.stage.name)) {
+          for (const out of job.outputs) if (fs.existsSync(out)) { fs.rmSync(out, { force: true }); files++; }
+          fs.rmSync(job.jobDir, { recursive: true, force: true });
+          updateRecord(job.stateDir, job.stage.name, () => undefined);
+        } else if (recordsOnly.has(job.stage.name)) {
+          updateRecord(job.stateDir, job.stage.name, () => undefined);
+        }
+      }
+    } finally {
+      lock.release();
+    }
+  }
+  io.out(`cleaned ${[...cleaned].join(', ')} in ${engine.recordings.length} recording${engine.recordings.length === 1 ? '' : 's'}: ${files} file${files === 1 ? '' : 's'} removed${recordsOnly.size ? `; records of ${[...recordsOnly].join(', ')} dropped` : ''}\n`);
+  return 0;
+}

@@ -1,0 +1,16 @@
+/** `ephys-make input-json STAGE [--dir D]`: print the input JSON a job would get, without running it. */
+import type { CliOptions } from '../cli.js';
+import { printDiagnostics } from '../cli.js';
+import type { Io } from '../io.js';
+import { openEngine } from '../engine.js';
+import { engineOptions } from './run.js';
+
+export function inputJson(o: CliOptions, io: Io): number {
+  if (o.targets.length !== 1) { io.err('ephys-make: input-json takes one stage name\n'); return 2; }
+  const opened = openEngine(engineOptions(o, io));
+  if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
+  const jobs = opened.value.jobs.filter((j) => j.stage.name === o.targets[0]);
+  if (jobs.length === 1) io.out(JSON.stringify(jobs[0].input.json, null, 2) + '\n');
+  else io.out(JSON.stringify(Object.fromEntries(jobs.map((j) => [j.recording.name, j.input.json])), null, 2) + '\n');
+  return 0;
+}

@@ -1,0 +1,17 @@
+/** What happened, as values; only `report/*` turns them into text. */
+import type { Job } from './job.js';
+import type { LockHolder } from './lock.js';
+import type { Progress } from './runners/spawnJob.js';
+
+export type EngineEvent =
+  | { type: 'plan'; total: number; toRun: number; upToDate: number; blocked: number }
+  | { type: 'job-started'; job: Job; reason: string; attempt: number; slots: Record<string, number[]> }
+  | { type: 'job-progress'; job: Job; progress: Progress }
+  | { type: 'job-finished'; job: Job; status: 'done' | 'failed' | 'interrupted'; seconds: number; message?: string; willRetry?: boolean }
+  | { type: 'job-skipped'; job: Job; why: 'up-to-date' | 'upstream-failed' | 'blocked' | 'adopted'; detail: string }
+  | { type: 'recording-locked'; recording: string; holder: LockHolder; waiting: boolean }
+  | { type: 'waiting-pool'; job: Job; pools: string[] }
+  | { type: 'message'; level: 'info' | 'warn'; text: string }
+  | { type: 'stopping'; signal: string };
+
+export type Emit = (e: EngineEvent) => void;

@@ -1,0 +1,262 @@
+/**
+ * The scheduler: a ready queue under `-j`, machine-wide pools and per-recording locks.
+ *
+ * A job's life here:  queued -> ready (deps finished) -> [lock recording] -> [pool slots] -> running
+ *                       -> done | failed (-> retry: ready) | interrupted;  dependents of a failure -> skipped
+ *
+ * Jobs can be added while it runs (watch mode). Other ephys-make processes are seen only through
+ * lock files, so waiting on them is polling with a short timer.
+ */
+import path from 'node:path';
+import type { Job } from './job.js';
+import type { Decision } from './plan.js';
+import type { Emit } from './events.js';
+import type { Pools, Grant } from './pool.js';
+import { slotEnvironment } from './pool.js';
+import { tryLock, describeHolder } from './lock.js';
+import { describeReason } from './reason.js';
+import { executeJob, logTail, type ExecutingJob, type JobOutcome } from './execute.js';
+import type { Pipeline } from './config.js';
+import { reapOrphans } from './orphans.js';
+import { removeTempOutputs } from './temp.js';
+
+type JobState = 'queued' | 'running' | 'done' | 'failed' | 'skipped';
+
+interface Entry {
+  job: Job;
+  reason: string;
+  state: JobState;
+  attempt: number;
+  notBefore: number;
+}
+
+export interface SchedulerOptions {
+  pipeline: Pipeline;
+  maxJobs: number;
+  keepGoing: boolean;
+  pools: Pools;
+  checksum: boolean;
+  shuffle: boolean;
+  /** Wait for a recording locked by another process (default), or skip it. */
+  waitForLocks: boolean;
+  env: NodeJS.ProcessEnv;
+  emit: Emit;
+  /** Plan one recording again once its lock is held: another process may have done the work. */
+  replan: (recordingDir: string) => Map<string, Decision>;
+}
+
+export interface Summary { done: number; failed: number; skipped: number; interrupted: boolean }
+
+const pollMs = 200;
+
+export class Scheduler {
+  private entries = new Map<string, Entry>();
+  private order: Entry[] = [];
+  private running = new Map<string, { exec: ExecutingJob; grant?: Grant }>();
+  private locks = new Map<string, () => void>();
+  private lockNoticed = new Set<string>();
+  private stopLaunching = false;
+  private aborted = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+  /** Jobs finished up to date in this run: they count as done for their dependents. */
+  private settled = new Set<string>();
+
+  constructor(private o: SchedulerOptions) {}
+
+  /** Queue jobs that must run; `fresh` are the ids found up to date (their dependents may start). */
+  add(toRun: Array<{ job: Job; reason: string }>, fresh: Job[] = []): void {
+    for (const j of fresh) this.settled.add(j.id);
+    for (const { job, reason } of toRun) {
+      const existing = this.entries.get(job.id);
+      if (existing && (existing.state === 'queued' || existing.state === 'running')) continue;
+      const e: Entry = { job, reason, state: 'queued', attempt: 1, notBefore: 0 };
+      if (existing) this.order.splice(this.order.indexOf(existing), 1);
+      this.entries.set(job.id, e);
+      this.order.push(e);
+    }
+    if (this.o.shuffle) shuffle(this.order);
+    this.pump();
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<Summary> {
+    return new Promise((resolve) => {
+      const check = () => resolve(this.summary());
+      if (this.isIdle()) check(); else this.idleWaiters.push(check);
+    });
+  }
+
+  /** SIGINT/SIGTERM: launch nothing new, stop what runs. */
+  abort(): void {
+    this.aborted = true;
+    this.stopLaunching = true;
+    for (const e of this.order) if (e.state === 'queued') e.state = 'skipped';
+    for (const { exec } of this.running.values()) exec.interrupt();
+    this.pump();
+  }
+
+  hasFailures(): boolean { return this.failures > 0; }
+
+  /** Forget a recording's queued jobs (watch: it changed or vanished); running ones are interrupted. */
+  dropRecording(dir: string): void {
+    for (const e of this.order) {
+      if (e.job.recording.dir !== dir) continue;
+      if (e.state === 'queued') e.state = 'skipped';
+      if (e.state === 'running') this.running.get(e.job.id)?.exec.interrupt();
+    }
+    this.pump();
+  }
+
+  private summary(): Summary {
+    let done = 0, failed = 0, skipped = 0;
+    for (const e of this.order) {
+      if (e.state === 'done') done++; else if (e.state === 'failed') failed++; else if (e.state === 'skipped') skipped++;
+    }
+    return { done, failed, skipped, interrupted: this.aborted };
+  }
+
+  private isIdle(): boolean {
+    return this.running.size === 0 && !this.order.some((e) => e.state === 'queued' && !this.stopLaunching);
+  }
+
+  private depsFinished(job: Job): 'yes' | 'no' | 'failed' {
+    for (const d of job.deps) {
+      const e = this.entries.get(d.id);
+      if (!e) continue;
+      if (e.state === 'failed' || e.state === 'skipped') return 'failed';
+      if (e.state !== 'done' && !this.settled.has(d.id)) return 'no';
+    }
+    return 'yes';
+  }
+
+  private pump(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    let waitingOnOthers = false;
+    const now = Date.now();
+    for (const e of this.order) {
+      if (e.state !== 'queued') continue;
+      if (this.stopLaunching) { e.state = 'skipped'; continue; }
+      const deps = this.depsFinished(e.job);
+      if (deps === 'failed') {
+        e.state = 'skipped';
+        this.o.emit({ type: 'job-skipped', job: e.job, why: 'upstream-failed', detail: 'an upstream job failed' });
+        continue;
+      }
+      if (deps === 'no') continue;
+      if (e.notBefore > now) { waitingOnOthers = true; continue; }
+      if (this.running.size >= this.o.maxJobs) break;
+      const recDir = e.job.recording.dir;
+      if (!this.locks.has(recDir)) {
+        if (!this.lockRecording(e.job)) {
+          if (this.o.waitForLocks) waitingOnOthers = true;
+          continue;
+        }
+        if (e.state !== 'queued') continue;
+      }
+      const grant = this.o.pools.tryAcquire(e.job.stage.resources, `${e.job.stage.name} ${e.job.recording.name}`);
+      if (!grant) { waitingOnOthers = true; continue; }
+      this.launch(e, grant);
+    }
+    this.releaseFinishedRecordings();
+    if (this.isIdle()) {
+      for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
+    if (waitingOnOthers) this.timer = setTimeout(() => this.pump(), pollMs);
+  }
+
+  private lockRecording(job: Job): boolean {
+    const recDir = job.recording.dir;
+    const attempt = tryLock(path.join(job.stateDir, 'lock'), `ephys-make ${process.argv.slice(2).join(' ')}`.trim());
+    if (!attempt.ok) {
+      const key = `${recDir}\0${attempt.holder.pid}`;
+      if (!this.lockNoticed.has(key)) {
+        this.lockNoticed.add(key);
+        this.o.emit({ type: 'recording-locked', recording: job.recording.name, holder: attempt.holder, waiting: this.o.waitForLocks });
+      }
+      if (!this.o.waitForLocks) {
+        for (const e of this.order) if (e.job.recording.dir === recDir && e.state === 'queued') e.state = 'skipped';
+      }
+      return false;
+    }
+    this.locks.set(recDir, attempt.release);
+    reapOrphans(job.stateDir);
+    const decisions = this.o.replan(recDir);
+    for (const e of this.order) {
+      if (e.job.recording.dir !== recDir || e.state !== 'queued') continue;
+      const d = decisions.get(e.job.id);
+      if (d && !d.run) {
+        e.state = 'done';
+        this.settled.add(e.job.id);
+        this.o.emit({ type: 'job-skipped', job: e.job, why: 'up-to-date', detail: 'done meanwhile by another ephys-make' });
+      } else if (d && d.run) {
+        e.reason = describeReason(d.reason);
+      }
+    }
+    return true;
+  }
+
+  private releaseFinishedRecordings(): void {
+    for (const [dir, release] of this.locks) {
+      const busy = this.order.some((e) => e.job.recording.dir === dir && (e.state === 'running' || (e.state === 'queued' && !this.stopLaunching)));
+      if (!busy) { release(); this.locks.delete(dir); }
+    }
+  }
+
+  private launch(e: Entry, grant: Grant): void {
+    e.state = 'running';
+    const started = Date.now();
+    const env = { ...this.o.env, ...slotEnvironment(grant.slots), EPHYS_MAKE_JOB: e.job.id };
+    this.o.emit({ type: 'job-started', job: e.job, reason: e.reason, attempt: e.attempt, slots: grant.slots });
+    const exec = executeJob(e.job, {
+      pipeline: this.o.pipeline, reason: e.reason, attempt: e.attempt, checksum: this.o.checksum, env,
+      onProgress: (progress) => this.o.emit({ type: 'job-progress', job: e.job, progress }),
+    });
+    this.running.set(e.job.id, { exec, grant });
+    exec.outcome.then((out) => this.finished(e, out, grant, started), (err) => {
+      this.finished(e, { status: 'failed', message: `internal error: ${err?.stack ?? err}` }, grant, started);
+    });
+  }
+
+  private finished(e: Entry, out: JobOutcome, grant: Grant, started: number): void {
+    grant.release();
+    this.running.delete(e.job.id);
+    const seconds = (Date.now() - started) / 1000;
+    if (out.status === 'done') {
+      e.state = 'done';
+      this.o.emit({ type: 'job-finished', job: e.job, status: 'done', seconds });
+      removeTempOutputs(e.job, (j) => this.entries.get(j.id)?.state === 'done' || this.settled.has(j.id));
+    } else if (out.status === 'interrupted') {
+      e.state = 'skipped';
+      this.o.emit({ type: 'job-finished', job: e.job, status: 'interrupted', seconds });
+    } else {
+      const retry = !this.aborted && e.attempt <= e.job.stage.retries;
+      this.o.emit({ type: 'job-finished', job: e.job, status: 'failed', seconds, message: `${out.message}\n${indent(logTail(e.job.logPath))}\n  log: ${e.job.logPath}`, willRetry: retry });
+      if (retry) {
+        e.attempt++;
+        e.state = 'queued';
+        e.notBefore = Date.now() + Math.min(30_000, 1000 * 2 ** (e.attempt - 2));
+      } else {
+        e.state = 'failed';
+        this.failures++;
+        if (!this.o.keepGoing) this.stopLaunching = true;
+      }
+    }
+    this.pump();
+  }
+}
+
+function indent(text: string): string {
+  return text ? text.split('\n').map((l) => `  | ${l}`).join('\n') : '  | (log is empty)';
+}
+
+function shuffle<T>(a: T[]): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+}
+
+export { describeHolder };

@@ -1,0 +1,46 @@
+/**
+ * Stage input-JSON schemas: `stages/MODULE/schema.json` (or a stage's own `schema:`), all in one
+ * Ajv so they can share `stages/common.schema.json`. Compiled only when a stage needs one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ValidateFunction } from 'ajv';
+import { newAjv } from './ajv.js';
+import { stagesSourceDir } from './paths.js';
+import type { Stage } from './config.js';
+
+export interface StageSchema {
+  file: string;
+  validate: ValidateFunction;
+  /** Top-level sections the module reads; only these go into its input JSON. */
+  sections: string[];
+}
+
+let ajv: ReturnType<typeof newAjv> | undefined;
+const byFile = new Map<string, StageSchema>();
+
+function sharedAjv() {
+  if (ajv) return ajv;
+  ajv = newAjv();
+  const common = path.join(stagesSourceDir, 'common.schema.json');
+  if (fs.existsSync(common)) ajv.addSchema(JSON.parse(fs.readFileSync(common, 'utf8')));
+  return ajv;
+}
+
+export function schemaFileFor(stage: Stage): string | undefined {
+  if (stage.schemaFile) return stage.schemaFile;
+  const file = path.join(stagesSourceDir, stage.module, 'schema.json');
+  return fs.existsSync(file) ? file : undefined;
+}
+
+export function loadStageSchema(file: string): StageSchema {
+  const cached = byFile.get(file);
+  if (cached) return cached;
+  const a = sharedAjv();
+  const schema = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const existing = schema.$id ? a.getSchema(schema.$id) : undefined;
+  const validate = existing ?? a.compile(schema);
+  const entry = { file, validate, sections: Object.keys(schema.properties ?? {}) };
+  byFile.set(file, entry);
+  return entry;
+}
