@@ -1,0 +1,106 @@
+/**
+ * A minimal WebAssembly binary writer: one module, one exported function, one exported memory.
+ *
+ * The median kernel is straight-line SIMD code whose shape depends on the channel layout (how
+ * many channels each ADC group holds, which are masked), so it is generated per recording
+ * instead of shipped as a fixed binary. Only the handful of instructions the kernel needs are here.
+ */
+
+/** Opcodes of the SIMD proposal (prefix 0xfd), as numbered in the final WebAssembly 2.0 spec. */
+export const simd = {
+  load: 0x00,
+  store: 0x0b,
+  shuffle: 0x0d,
+  and: 0x4e,
+  bitselect: 0x52,
+  i16x8Sub: 0x91,
+  i16x8MinS: 0x96,
+  i16x8MaxS: 0x98,
+  i32x4ExtendLowI16x8S: 0xa7,
+  i32x4ExtendHighI16x8S: 0xa8,
+  f32x4Mul: 0xe6,
+  i32x4TruncSatF32x4S: 0xf8,
+  f32x4ConvertI32x4S: 0xfa,
+} as const;
+
+export const valueType = { i32: 0x7f, v128: 0x7b } as const;
+
+function unsignedLeb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+function signedLeb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+function name(s: string): number[] {
+  const bytes = [...Buffer.from(s, 'utf8')];
+  return [...unsignedLeb(bytes.length), ...bytes];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...unsignedLeb(body.length), ...body];
+}
+
+/** Appends instructions of one function body; locals are declared up front by the caller. */
+export class FunctionBody {
+  readonly code: number[] = [];
+
+  localGet(i: number): this { this.code.push(0x20, ...unsignedLeb(i)); return this; }
+  localSet(i: number): this { this.code.push(0x21, ...unsignedLeb(i)); return this; }
+  i32Const(v: number): this { this.code.push(0x41, ...signedLeb(v | 0)); return this; }
+  i32Add(): this { this.code.push(0x6a); return this; }
+  i32Sub(): this { this.code.push(0x6b); return this; }
+  i32Eqz(): this { this.code.push(0x45); return this; }
+  block(): this { this.code.push(0x02, 0x40); return this; }
+  loop(): this { this.code.push(0x03, 0x40); return this; }
+  br(depth: number): this { this.code.push(0x0c, ...unsignedLeb(depth)); return this; }
+  brIf(depth: number): this { this.code.push(0x0d, ...unsignedLeb(depth)); return this; }
+  end(): this { this.code.push(0x0b); return this; }
+
+  /** A SIMD instruction without immediates. */
+  op(opcode: number): this { this.code.push(0xfd, ...unsignedLeb(opcode)); return this; }
+  /** v128.load from (address on the stack + offset); align hint 0 since rows are not 16-byte aligned. */
+  v128Load(offset: number): this { this.code.push(0xfd, ...unsignedLeb(simd.load), 0, ...unsignedLeb(offset)); return this; }
+  v128Store(offset: number): this { this.code.push(0xfd, ...unsignedLeb(simd.store), 0, ...unsignedLeb(offset)); return this; }
+  shuffle(lanes: number[]): this {
+    if (lanes.length !== 16) throw new Error('internal error: i8x16.shuffle takes 16 lane indices');
+    this.code.push(0xfd, ...unsignedLeb(simd.shuffle), ...lanes);
+    return this;
+  }
+}
+
+export interface ModuleSpec {
+  exportName: string;
+  params: number[];
+  /** Extra locals after the parameters, as [count, type] runs. */
+  locals: Array<[number, number]>;
+  body: FunctionBody;
+  memoryPages: number;
+}
+
+/** A module with one memory (exported as `memory`) and one function taking `params`, returning nothing. */
+export function encodeModule(spec: ModuleSpec): Uint8Array {
+  const typeSec = section(1, [1, 0x60, ...unsignedLeb(spec.params.length), ...spec.params, 0]);
+  const funcSec = section(3, [1, 0]);
+  const memSec = section(5, [1, 0, ...unsignedLeb(spec.memoryPages)]);
+  const exportSec = section(7, [2, ...name(spec.exportName), 0x00, 0, ...name('memory'), 0x02, 0]);
+  const localDecl = [...unsignedLeb(spec.locals.length), ...spec.locals.flatMap(([n, t]) => [...unsignedLeb(n), t])];
+  const fn = [...localDecl, ...spec.body.code, 0x0b];
+  const codeSec = section(10, [1, ...unsignedLeb(fn.length), ...fn]);
+  return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...typeSec, ...funcSec, ...memSec, ...exportSec, ...codeSec]);
+}
