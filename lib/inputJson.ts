@@ -67,6 +67,9 @@ export function hashJson(v: unknown): string {
 
 /** The first key (in sorted order) whose value differs, as a dotted path. */
 export function firstDifference(a: unknown, b: unknown, prefix: string[] = []): { key: string; before: unknown; after: unknown } | undefined {
+  // A section that appeared or vanished is reported by its first leaf key, not as a whole object.
+  if (isPlainObject(a) && b === undefined) b = {};
+  if (isPlainObject(b) && a === undefined) a = {};
   if (isPlainObject(a) && isPlainObject(b)) {
     for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
       const d = firstDifference(a[k], b[k], [...prefix, k]);

@@ -83,13 +83,13 @@ function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed
 
   const neededBy = needed.get(job.id);
   if (neededBy) return { run: true, reason: neededBy };
+  // An unfinished run explains a missing output better than the missing output does.
+  if (rec?.status === 'running' || rec?.status === 'interrupted') return { run: true, reason: { kind: 'interrupted', pid: rec.pid, host: rec.host } };
+  if (rec?.status === 'failed') return { run: true, reason: { kind: 'failed-before', exitCode: rec.exitCode, signal: rec.signal } };
   if (!tempGone) {
     for (const o of job.outputs) if (p.stat(o) === undefined) return { run: true, reason: { kind: 'output-missing', path: o } };
   }
-
   if (!rec) return adoption(job, p, upstream);
-  if (rec.status === 'running' || rec.status === 'interrupted') return { run: true, reason: { kind: 'interrupted', pid: rec.pid, host: rec.host } };
-  if (rec.status === 'failed') return { run: true, reason: { kind: 'failed-before', exitCode: rec.exitCode, signal: rec.signal } };
 
   const defChange = definitionChange(rec.definition, job.definition);
   if (defChange) return { run: true, reason: defChange };
@@ -128,7 +128,8 @@ function adoption(job: Job, p: PlanInput, upstream: Job | undefined): Decision {
   }
   for (const inp of job.inputs) {
     const ns = p.mtimeNs(inp.path);
-    if (ns !== undefined && ns >= oldest!.ns) return { run: true, reason: { kind: 'input-newer', input: inp.path, output: oldest!.path } };
+    // As make: equal times count as up to date (copies and coarse file systems give equal stamps).
+    if (ns !== undefined && ns > oldest!.ns) return { run: true, reason: { kind: 'input-newer', input: inp.path, output: oldest!.path } };
   }
   return { run: false, fresh: { kind: 'adopted' } };
 }

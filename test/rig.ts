@@ -116,6 +116,6 @@ export function readStageLog(p: string): Array<{ event: string; label: string; p
   if (!fs.existsSync(p)) return [];
   return fs.readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
     const [event, label, pid, ms, gpu, cuda] = l.split(' ');
-    return { event, label, pid: Number(pid), ms: Number(ms), gpu, cuda };
+    return { event, label: decodeURIComponent(label), pid: Number(pid), ms: Number(ms), gpu, cuda };
   });
 }

@@ -30,14 +30,14 @@ export function status(o: CliOptions, io: Io): number {
       if (r?.status === 'running' && r.pid && r.host && isAlive({ pid: r.pid, host: r.host, procStart: r.procStart })) {
         cell = 'running'; counts.running++;
         details.push(`${rec.name} ${name}: running (pid ${r.pid} on ${r.host} since ${r.startedAt})`);
+      } else if (r?.status === 'failed') {
+        cell = 'failed'; counts.failed++;
+        details.push(`${rec.name} ${name}: last run failed${r.exitCode != null ? ` (exit ${r.exitCode})` : ''}; log: ${job.logPath}`);
       } else if (!d.run && 'blocked' in d) {
         cell = 'blocked'; counts.blocked++;
         details.push(`${rec.name} ${name}: cannot run: input missing: ${d.blocked.path}`);
       } else if (!d.run) {
         cell = 'up to date'; counts['up to date']++;
-      } else if (d.reason.kind === 'failed-before') {
-        cell = 'failed'; counts.failed++;
-        details.push(`${rec.name} ${name}: ${describeReason(d.reason)}; log: ${job.logPath}`);
       } else {
         cell = 'stale'; counts.stale++;
         details.push(`${rec.name} ${name}: stale: ${describeReason(d.reason)}`);
