@@ -1,0 +1,267 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { repoRoot, tempDir, timed } from './rig.js';
+import { StageError, type BuiltinContext } from '../lib/builtin.js';
+import { stage } from '../stages/median_subtraction/index.js';
+import { planChannels, type ProbeValues } from '../stages/median_subtraction/channelPlan.js';
+import { medianSubtractFile } from '../stages/median_subtraction/streamMedian.js';
+
+const hostPath = path.join(repoRoot, 'dist', 'lib', 'runners', 'builtinHost.js');
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+function gaussian(rand: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+}
+
+function quietContext(signal = new AbortController().signal): BuiltinContext & { progressCalls: number[] } {
+  const progressCalls: number[] = [];
+  return { signal, log: () => {}, progress: (done) => { progressCalls.push(done); }, progressCalls };
+}
+
+function writeInt16(file: string, data: Int16Array): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return file;
+}
+
+function readInt16(file: string): Int16Array {
+  const b = fs.readFileSync(file);
+  return new Int16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+}
+
+function writeProbe(file: string, p: ProbeValues): string {
+  fs.writeFileSync(file, JSON.stringify({
+    channel: Array.from({ length: p.numChannels }, (_, i) => i),
+    offset: [...p.offset], scaling: [...p.scaling], mask: p.mask,
+    surface_channel: p.maxChannel, air_channel: p.maxChannel,
+  }));
+  return file;
+}
+
+/** The module's arithmetic written out plainly, one sample at a time (reference §1.3). */
+function referenceMedianSubtraction(x: Int16Array, p: ProbeValues): { out: Int16Array; residuals: Int16Array } {
+  const C = p.numChannels, samples = x.length / C;
+  const out = new Int16Array(x.length), residuals = new Int16Array(samples * 24);
+  const o = new Int16Array(C);
+  for (let s = 0; s < samples; s++) {
+    for (let i = 0; i < C; i++) o[i] = i < p.maxChannel ? x[s * C + i] - p.offset[i] : x[s * C + i];
+    for (let g = 0; g < 24; g++) {
+      const collected: number[] = [];
+      for (let ch = g; ch < p.maxChannel; ch += 24) if (p.mask[ch]) collected.push(o[ch]);
+      const n = collected.length;
+      if (n === 0) continue;
+      const sortedHead = collected.slice(0, n - 1).sort((a, b) => a - b);
+      residuals[s * 24 + g] = [...sortedHead, collected[n - 1]][Math.floor(n / 2)];
+    }
+    for (let i = 0; i < C; i++) {
+      const r = residuals[s * 24 + (i % 24)];
+      out[s * C + i] = i < p.maxChannel ? o[i] - Math.trunc(Math.fround(r * p.scaling[i])) : x[s * C + i];
+    }
+  }
+  return { out, residuals };
+}
+
+function randomProbe(rand: () => number, C: number, maxChannel: number, unitScaling: boolean): ProbeValues {
+  return {
+    numChannels: C,
+    maxChannel,
+    offset: Int16Array.from({ length: C }, () => Math.round((rand() - 0.5) * 3000)),
+    scaling: Float32Array.from({ length: C }, () => (unitScaling ? 1 : 0.25 + rand() * 1.5)),
+    mask: Array.from({ length: C }, () => rand() > 0.25),
+  };
+}
+
+function assertSameInt16(actual: Int16Array, expected: Int16Array, what: string): void {
+  assert.is(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < actual.length; i++) {
+    if (actual[i] !== expected[i]) assert.unreachable(`${what}: first difference at value ${i}: ${actual[i]} != ${expected[i]}`);
+  }
+}
+
+for (const [C, maxChannel, unitScaling] of [[384, 384, true], [384, 331, false], [385, 385, true], [64, 50, false]] as const) {
+  test(`matches a plain reference implementation bit for bit (${C} channels, max channel ${maxChannel}, ${unitScaling ? 'unit' : 'random'} scaling)`, timed(async () => {
+    const dir = tempDir();
+    const rand = rng(C * 7 + maxChannel);
+    const samples = 3001;
+    // Full int16 range, so the int16 wrap-around of the module's arithmetic is exercised too.
+    const x = Int16Array.from({ length: samples * C }, () => Math.floor(rand() * 65536) - 32768);
+    const probe = randomProbe(rand, C, maxChannel, unitScaling);
+    const ap = writeInt16(path.join(dir, 'continuous.dat'), x);
+    const input = {
+      ephys_params: { ap_band_file: ap, num_channels: C, sample_rate: 30000 },
+      common_files: { probe_json: writeProbe(path.join(dir, 'probe_info.json'), probe) },
+      median_subtraction_params: { output_file: path.join(dir, 'out', 'ms.dat'), residuals_file: path.join(dir, 'res', 'residuals.dat') },
+      directories: {},
+    };
+    const result = await stage.run(input, quietContext());
+    const expected = referenceMedianSubtraction(x, probe);
+    assertSameInt16(readInt16(path.join(dir, 'out', 'ms.dat')), expected.out, 'output');
+    assertSameInt16(readInt16(path.join(dir, 'res', 'residuals.dat')), expected.residuals, 'residuals');
+    assertSameInt16(readInt16(ap), x, 'input untouched');
+    assert.is(result.samples, samples);
+    assert.is(result.offsets_source, 'probe_json');
+    assert.ok(String((result.allen_quirks as Record<string, string>).off_by_one_sort).startsWith('reproduced'));
+  }, 60_000));
+}
+
+test('output does not depend on chunk size or worker count', timed(async () => {
+  const dir = tempDir();
+  const rand = rng(99);
+  const C = 384, samples = 5000;
+  const x = Int16Array.from({ length: samples * C }, () => Math.round((rand() - 0.5) * 400));
+  const plan = planChannels(randomProbe(rand, C, 370, false));
+  const ap = writeInt16(path.join(dir, 'ap.dat'), x);
+  const outputs: Buffer[] = [];
+  for (const [chunkBytes, workers] of [[8 << 20, 2], [768 * 7, 1], [768 * 333, 3], [768, 2]]) {
+    const out = path.join(dir, `out-${chunkBytes}-${workers}.dat`);
+    const res = path.join(dir, `res-${chunkBytes}-${workers}.dat`);
+    const r = await medianSubtractFile({ inputPath: ap, outputPath: out, residualPath: res, plan, chunkBytes, workers });
+    assert.is(r.samples, samples);
+    outputs.push(Buffer.concat([fs.readFileSync(out), fs.readFileSync(res)]));
+  }
+  for (const o of outputs.slice(1)) assert.ok(o.equals(outputs[0]), 'outputs differ');
+}, 60_000));
+
+test('common-mode noise power drops to the per-channel noise plus the median estimate\'s own variance', timed(async () => {
+  const dir = tempDir();
+  const normal = gaussian(rng(5));
+  const C = 384, samples = 20000, noiseSd = 10, commonSd = 50;
+  const offset = Int16Array.from({ length: C }, (_, c) => ((c * 37) % 200) - 100);
+  const x = new Int16Array(samples * C);
+  for (let s = 0; s < samples; s++) {
+    const common = normal() * commonSd;
+    for (let c = 0; c < C; c++) x[s * C + c] = Math.round(offset[c] + common + normal() * noiseSd);
+  }
+  const ap = writeInt16(path.join(dir, 'ap.dat'), x);
+  const out = path.join(dir, 'ms.dat');
+  const result = await stage.run({
+    ephys_params: { ap_band_file: ap, num_channels: C, sample_rate: 30000, reference_channels: [191] },
+    median_subtraction_params: { output_file: out },
+  }, quietContext());
+  assert.is(result.offsets_source, 'estimated');
+  const y = readInt16(out);
+  const power = (v: Int16Array) => {
+    let perChannel = 0, common = 0;
+    const mean = new Float64Array(C);
+    for (let s = 0; s < samples; s++) for (let c = 0; c < C; c++) mean[c] += v[s * C + c] / samples;
+    for (let s = 0; s < samples; s++) {
+      let m = 0;
+      for (let c = 0; c < C; c++) { const d = v[s * C + c] - mean[c]; perChannel += d * d; m += d / C; }
+      common += m * m;
+    }
+    return { perChannel: perChannel / (samples * C), common: common / samples };
+  };
+  const before = power(x), after = power(y);
+  // The median of m = 15 Gaussian values has variance about pi/2 * sd^2 / m and covariance sd^2 / m
+  // with each value it was taken from, so out = n - median has variance sd^2 (1 + (pi/2 - 2) / m).
+  const expected = noiseSd ** 2 * (1 + (Math.PI / 2 - 2) / 15);
+  console.log(`    per-channel power ${before.perChannel.toFixed(0)} -> ${after.perChannel.toFixed(1)} (expected about ${expected.toFixed(1)}); common mode ${before.common.toFixed(0)} -> ${after.common.toFixed(2)}`);
+  assert.ok(Math.abs(before.perChannel - (commonSd ** 2 + noiseSd ** 2)) < 0.05 * commonSd ** 2);
+  assert.ok(Math.abs(after.perChannel - expected) < 0.05 * expected, `per-channel power ${after.perChannel}`);
+  assert.ok(after.common < 0.005 * before.common, `common-mode power ${after.common}`);
+}, 60_000));
+
+test('a signal on one channel passes through unchanged; channels at or above the air channel are copied', timed(async () => {
+  const dir = tempDir();
+  const normal = gaussian(rng(11));
+  const C = 384, samples = 6000, spikeChannel = 100, air = 360;
+  const offset = Int16Array.from({ length: C }, (_, c) => (c % 13) * 5 - 30);
+  const signal = new Int16Array(samples);
+  for (let t = 50; t < samples; t += 300) for (let k = 0; k < 20; k++) signal[t + k] = Math.round(-200 * Math.sin((Math.PI * k) / 20));
+  const x = new Int16Array(samples * C);
+  for (let s = 0; s < samples; s++) {
+    const common = Math.round(normal() * 40);
+    for (let c = 0; c < C; c++) x[s * C + c] = offset[c] + common + (c === spikeChannel ? signal[s] : 0);
+  }
+  const probe: ProbeValues = { numChannels: C, maxChannel: air, offset, scaling: new Float32Array(C).fill(1), mask: Array.from({ length: C }, (_, c) => c !== 191) };
+  const ap = writeInt16(path.join(dir, 'ap.dat'), x);
+  const out = path.join(dir, 'ms.dat');
+  await stage.run({
+    ephys_params: { ap_band_file: ap, num_channels: C },
+    common_files: { probe_json: writeProbe(path.join(dir, 'probe_info.json'), probe) },
+    median_subtraction_params: { output_file: out },
+  }, quietContext());
+  const y = readInt16(out);
+  for (let s = 0; s < samples; s++) {
+    for (let c = 0; c < C; c++) {
+      const want = c >= air ? x[s * C + c] : c === spikeChannel ? signal[s] : 0;
+      if (y[s * C + c] !== want) assert.unreachable(`sample ${s} channel ${c}: ${y[s * C + c]} != ${want}`);
+    }
+  }
+}, 60_000));
+
+test('without output_file the result replaces ap_band_file atomically, residuals beside it, nothing else left', timed(async () => {
+  const dir = tempDir();
+  const rand = rng(3);
+  const C = 48, samples = 1000;
+  const x = Int16Array.from({ length: samples * C }, () => Math.round((rand() - 0.5) * 100));
+  const ap = writeInt16(path.join(dir, 'continuous.dat'), x);
+  const ctx = quietContext();
+  const result = await stage.run({ ephys_params: { ap_band_file: ap, num_channels: C, reference_channels: [] } }, ctx);
+  assert.equal(fs.readdirSync(dir).sort(), ['continuous.dat', 'residuals.dat']);
+  assert.is(result.output_file, ap);
+  assert.is(fs.statSync(path.join(dir, 'residuals.dat')).size, samples * 48);
+  assert.not.ok(Buffer.from(readInt16(ap).buffer).equals(Buffer.from(x.buffer)), 'the AP file should now hold the result');
+  assert.is(ctx.progressCalls.at(-1), samples * C * 2);
+}, 60_000));
+
+test('a truncated AP file is a StageError naming it, and nothing is written', timed(async () => {
+  const dir = tempDir();
+  const ap = path.join(dir, 'continuous.dat');
+  fs.writeFileSync(ap, Buffer.alloc(384 * 2 * 10 + 3));
+  const err = await stage.run({ ephys_params: { ap_band_file: ap, num_channels: 384 } }, quietContext()).catch((e) => e);
+  assert.instance(err, StageError);
+  assert.match(err.message, ap);
+  assert.match(err.message, 'not a multiple of 2 x num_channels');
+  assert.equal(fs.readdirSync(dir), ['continuous.dat']);
+}, 60_000));
+
+test('probe_json lists of the wrong length are a StageError naming the file', timed(async () => {
+  const dir = tempDir();
+  const ap = writeInt16(path.join(dir, 'continuous.dat'), new Int16Array(384 * 10));
+  const probeJson = path.join(dir, 'probe_info.json');
+  fs.writeFileSync(probeJson, JSON.stringify({ offset: new Array(383).fill(0), scaling: new Array(384).fill(1), mask: new Array(384).fill(true), air_channel: 384 }));
+  const err = await stage.run({ ephys_params: { ap_band_file: ap, num_channels: 384 }, common_files: { probe_json: probeJson }, median_subtraction_params: { output_file: path.join(dir, 'o.dat') } }, quietContext()).catch((e) => e);
+  assert.instance(err, StageError);
+  assert.is(err.message, `${probeJson}: 'offset' has 383 entries, expected num_channels = 384`);
+  assert.equal(fs.readdirSync(dir).sort(), ['continuous.dat', 'probe_info.json']);
+}, 60_000));
+
+test('stopping the job removes the partial outputs', timed(async () => {
+  const dir = tempDir();
+  const ap = writeInt16(path.join(dir, 'continuous.dat'), new Int16Array(384 * 200_000));
+  const controller = new AbortController();
+  const run = stage.run({ ephys_params: { ap_band_file: ap, num_channels: 384 }, median_subtraction_params: { output_file: path.join(dir, 'o.dat') } }, quietContext(controller.signal));
+  setTimeout(() => controller.abort(), 20);
+  const err = await run.catch((e) => e);
+  assert.instance(err, StageError);
+  assert.match(err.message, 'stopped');
+  assert.equal(fs.readdirSync(dir), ['continuous.dat']);
+}, 60_000));
+
+test('runs in the built-in host like the Allen module: output JSON, and exit 1 with the file named on error', timed(() => {
+  const dir = tempDir();
+  const ap = writeInt16(path.join(dir, 'continuous.dat'), new Int16Array(384 * 3000));
+  const inputJson = path.join(dir, 'input.json');
+  const outputJson = path.join(dir, 'output.json');
+  fs.writeFileSync(inputJson, JSON.stringify({ ephys_params: { ap_band_file: ap, num_channels: 384 }, median_subtraction_params: { output_file: path.join(dir, 'ms.dat') } }));
+  const ok = spawnSync(process.execPath, [hostPath, 'median_subtraction', '--input_json', inputJson, '--output_json', outputJson], { encoding: 'utf8' });
+  assert.is(ok.status, 0, ok.stderr);
+  const out = JSON.parse(fs.readFileSync(outputJson, 'utf8'));
+  assert.type(out.execution_time, 'number');
+  assert.type(out.median_subtraction_execution_time, 'number');
+  assert.is(out.input_parameters.ephys_params.ap_band_file, ap);
+  fs.truncateSync(ap, 384 * 2 * 3000 - 1);
+  const bad = spawnSync(process.execPath, [hostPath, 'median_subtraction', '--input_json', inputJson, '--output_json', outputJson], { encoding: 'utf8' });
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, `error: ${ap}: size ${384 * 2 * 3000 - 1} bytes is not a multiple`);
+}, 60_000));
+
+test.run();
