@@ -41,7 +41,11 @@ export interface Oebin {
   probes: OeProbe[];
 }
 
-/** The ephys_params values an Open Ephys probe determines (file paths stay the pipeline's to set). */
+/**
+ * The ephys_params values an Open Ephys probe determines. ap_band_file is left out on purpose:
+ * stages after median subtraction point it at the subtracted copy, and a recording's values are
+ * layered over the stages' own.
+ */
 export interface OpenEphysEphysParams {
   sample_rate: number;
   num_channels: number;
@@ -49,6 +53,7 @@ export interface OpenEphysEphysParams {
   reference_channels: number[];
   reorder_lfp_channels: boolean;
   lfp_sample_rate?: number;
+  lfp_band_file?: string;
 }
 
 /** What a continuous folder's name says about it. */
@@ -157,7 +162,10 @@ export function ephysParamsFromOpenEphys(probe: OeProbe): Result<OpenEphysEphysP
     // Only 3A NPX extraction scrambles the LFP channel order (create_input_json.py's rule).
     reorder_lfp_channels: ap.acq === '3a',
   };
-  if (probe.lfp) params.lfp_sample_rate = probe.lfp.sampleRateHz;
+  if (probe.lfp) {
+    params.lfp_sample_rate = probe.lfp.sampleRateHz;
+    params.lfp_band_file = probe.lfp.continuousFile;
+  }
   return ok(params);
 }
 

@@ -127,3 +127,12 @@ export function referenceChannelsForAcq(acq: OpenEphysAcq): readonly number[] {
 export function openEphysFolderNames(acq: OpenEphysAcq): { ap: string; lfp: string } {
   return { ap: `Neuropix-${acq}-100.0`, lfp: `Neuropix-${acq}-100.1` };
 }
+
+/**
+ * The Allen kilosort_helper loads `neuropixPhase<probe_type>_kilosortChanMap.mat`, which exists
+ * for 3A, 3B1 and 3B2 only; NP1.0 has the 3B2 layout. Other probes need the SpikeGLX fork.
+ */
+export function allenProbeType(probeType: string): '3A' | '3B1' | '3B2' | undefined {
+  if (probeType === '3A' || probeType === '3B1' || probeType === '3B2') return probeType;
+  return probeType === 'NP1' ? '3B2' : undefined;
+}

@@ -29,6 +29,10 @@ export interface SpikeGlxEphysParams {
    */
   vertical_site_spacing?: number;
   lfp_sample_rate?: number;
+  /** The `.lf.bin` beside the `.ap.bin`, when it exists (NP1.0-style probes). */
+  lfp_band_file?: string;
+  /** SpikeGLX never scrambles LFP channels (only 3A NPX extraction did). */
+  reorder_lfp_channels: false;
 }
 
 export interface SpikeGlxMeta {
@@ -85,6 +89,10 @@ export function lfMetaPathFor(apMetaPath: string): string | undefined {
 /** The `.meta` beside a `.bin`: SpikeGLX names them alike. */
 export function metaPathForBin(binPath: string): string {
   return binPath.replace(/\.bin$/, '') + '.meta';
+}
+
+export function metaPathToBin(metaPath: string): string {
+  return metaPath.replace(/\.meta$/, '') + '.bin';
 }
 
 /** Reads an AP-band `.meta` (and the `.lf.meta` beside it, when present). */
@@ -205,9 +213,12 @@ export function interpretSpikeGlxMeta(meta: MetaFile, lfMeta?: MetaFile): MetaRe
     probe_type: probeType,
     bit_volts: bitVolts,
     reference_channels: [...references].sort((a, b) => a - b),
+    reorder_lfp_channels: false,
   };
   if (layout.verticalPitchUm > 0) ephysParams.vertical_site_spacing = layout.verticalPitchUm / layout.columnCount / 1e6;
   if (lfpSampleRateHz !== undefined) ephysParams.lfp_sample_rate = lfpSampleRateHz;
+  const lfBin = lfMeta ? metaPathToBin(lfMeta.file) : undefined;
+  if (lfBin && fs.existsSync(lfBin)) ephysParams.lfp_band_file = lfBin;
   return ok({
     metaFile: meta.file,
     ...(lfMeta ? { lfMetaFile: lfMeta.file } : {}),

@@ -54,6 +54,7 @@ test('PXI plugin layout: AP .0 and LFP .1 make one probe', timed(() => {
   assert.equal(value(ephysParamsFromOpenEphys(probe)), {
     sample_rate: 30000, num_channels: 384, bit_volts: 0.195, reference_channels: [191],
     reorder_lfp_channels: false, lfp_sample_rate: 2500,
+    lfp_band_file: path.join(path.dirname(p), 'continuous', 'Neuropix-PXI-100.1', 'continuous.dat'),
   });
 }));
 
@@ -61,7 +62,7 @@ test('3A layout: the ten 3A reference sites and the LFP reordering', timed(() =>
   const o = value(parseOebin(oebin([stream('Neuropix-3a-100.0', 30000), stream('Neuropix-3a-100.1', 2500)]), '/r/structure.oebin'));
   assert.equal(value(ephysParamsFromOpenEphys(o.probes[0])), {
     sample_rate: 30000, num_channels: 384, bit_volts: 0.195, reference_channels: threeA,
-    reorder_lfp_channels: true, lfp_sample_rate: 2500,
+    reorder_lfp_channels: true, lfp_sample_rate: 2500, lfp_band_file: '/r/continuous/Neuropix-3a-100.1/continuous.dat',
   });
 }));
 

@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { tempDir, timed, writeFile } from './rig.js';
-import { readSpikeGlxMeta, parseMetaText, interpretSpikeGlxMeta, lfMetaPathFor, metaPathForBin, type MetaResult } from '../lib/spikeglx.js';
+import { readSpikeGlxMeta, parseMetaText, interpretSpikeGlxMeta, lfMetaPathFor, metaPathForBin, metaPathToBin, type MetaResult } from '../lib/spikeglx.js';
+import { allenProbeType } from '../lib/probeTypes.js';
 import { formatDiagnostic } from '../lib/diagnostic.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -64,10 +65,11 @@ function apMeta(o: MetaOptions = {}): string {
 
 const lfMeta = 'imSampRate=2500.00941\r\nnSavedChans=385\r\nsnsApLfSy=0,384,1\r\n';
 
-function writeRun(meta: string, lf?: string): string {
+function writeRun(meta: string, lf?: string, withLfBin = false): string {
   const d = tempDir();
   const p = writeFile(d, 'SC048_122920_ex_g0/SC048_122920_ex_g0_imec0/SC048_122920_ex_g0_t0.imec0.ap.meta', meta);
   if (lf !== undefined) writeFile(path.dirname(p), 'SC048_122920_ex_g0_t0.imec0.lf.meta', lf);
+  if (withLfBin) writeFile(path.dirname(p), 'SC048_122920_ex_g0_t0.imec0.lf.bin', '');
   return p;
 }
 
@@ -82,12 +84,13 @@ function errorLines(r: MetaResult, cwd: string): string[] {
   return (r as { diagnostics: any[] }).diagnostics.map((d) => formatDiagnostic(d, cwd).split('\n')[0]);
 }
 
-test('NP1.0 from an older meta: imro gain, shank map, .lf.meta', timed(() => {
-  const p = writeRun(apMeta({ type: 0 }), lfMeta);
+test('NP1.0 from an older meta: imro gain, shank map, .lf.meta and .lf.bin', timed(() => {
+  const p = writeRun(apMeta({ type: 0 }), lfMeta, true);
   const m = value(readSpikeGlxMeta(p));
   assert.equal(m.ephysParams, {
     num_channels: 385, sample_rate: 30000.155, probe_type: 'NP1', bit_volts: 2.34375,
-    reference_channels: [191], vertical_site_spacing: 10e-6, lfp_sample_rate: 2500.00941,
+    reference_channels: [191], reorder_lfp_channels: false, vertical_site_spacing: 10e-6,
+    lfp_sample_rate: 2500.00941, lfp_band_file: p.replace('.ap.meta', '.lf.bin'),
   });
   assert.is(m.probeTypeCode, 0);
   assert.is(m.partNumber, 'PRB_1_4_0480_1');
@@ -108,6 +111,13 @@ test('NP1.0 from a newer meta: imChan0apGain and geometry map agree with the old
   assert.equal(m.sites.slice(0, 4).map((s) => [s.xUm, s.yUm]), [[27, 0], [59, 0], [11, 20], [43, 20]]);
   assert.equal([m.verticalPitchUm, m.horizontalPitchUm, m.columnCount], [20, 32, 2]);
   assert.is(m.ephysParams.lfp_sample_rate, undefined);
+  assert.is(m.ephysParams.lfp_band_file, undefined);
+}));
+
+test('an .lf.meta without its .lf.bin gives the LFP rate but no LFP file', timed(() => {
+  const m = value(readSpikeGlxMeta(writeRun(apMeta({ type: 0 }), lfMeta)));
+  assert.is(m.ephysParams.lfp_sample_rate, 2500.00941);
+  assert.is(m.ephysParams.lfp_band_file, undefined);
 }));
 
 test('imChan0apGain wins over the imro table (a gain of 250 doubles µV per bit)', timed(() => {
@@ -225,6 +235,11 @@ test('file names: .bin to .meta, .ap.meta to .lf.meta', timed(() => {
   assert.is(metaPathForBin('/d/run_g0_t0.imec0.ap.bin'), '/d/run_g0_t0.imec0.ap.meta');
   assert.is(lfMetaPathFor('/d/run_g0_t0.imec0.ap.meta'), '/d/run_g0_t0.imec0.lf.meta');
   assert.is(lfMetaPathFor('/d/run_g0_t0.nidq.meta'), undefined);
+  assert.is(metaPathToBin('/d/run_g0_t0.imec0.lf.meta'), '/d/run_g0_t0.imec0.lf.bin');
+}));
+
+test('probe types the Allen kilosort_helper has channel maps for', timed(() => {
+  assert.equal(['3A', '3B1', '3B2', 'NP1', 'NP21'].map(allenProbeType), ['3A', '3B1', '3B2', '3B2', undefined]);
 }));
 
 test.run();
