@@ -1,0 +1,129 @@
+/**
+ * Per-channel DC offsets and the usable-channel mask from the AP band: the module's
+ * `compute_channel_offsets` (reference §1.2).
+ *
+ * Per pass i the window [int((start_time + skip_s_per_pass*i) * fs), + int(time_interval * fs))
+ * gives each channel an offset, np.median of its samples stored into an int16 array (so truncated
+ * toward zero), and an RMS, sqrt(mean((x - offset)^2)) * bit_volts with the subtraction wrapping
+ * in int16 as numpy's does. The offsets written are the median over passes, truncated to int16
+ * again; a channel is masked when it is a reference channel or its median-over-passes RMS is
+ * above hi_noise_thresh or below lo_noise_thresh.
+ *
+ * The module squares and averages in float32; here the sum of squares is exact (integers), so an
+ * RMS can differ from the module's in the seventh digit, which matters only for a channel within
+ * that distance of a threshold.
+ */
+import { median } from '../../lib/numeric/median.js';
+import { Int16File } from './int16File.js';
+
+export interface OffsetParams {
+  numChannels: number;
+  sampleRateHz: number;
+  bitVolts: number;
+  referenceChannels: number[];
+  nPasses: number;
+  startTimeS: number;
+  skipSPerPass: number;
+  timeIntervalS: number;
+  hiNoiseThresh: number;
+  loNoiseThresh: number;
+}
+
+export interface ChannelOffsets {
+  offsets: Int16Array;
+  mask: boolean[];
+  /** Median over passes of each channel's RMS, µV. */
+  rmsUv: Float64Array;
+}
+
+/** First sample of pass i and the samples per pass, as the module computes them. */
+export function apWindow(p: OffsetParams, pass: number): { start: number; count: number } {
+  return {
+    start: Math.trunc((p.startTimeS + p.skipSPerPass * pass) * p.sampleRateHz),
+    count: Math.trunc(p.timeIntervalS * p.sampleRateHz),
+  };
+}
+
+/** Memory for one pass's de-interleaved samples; more channels than fit are done in groups. */
+const groupBytes = 128 << 20;
+
+/** Truncate toward zero and wrap to int16, as numpy's float -> int16 store does on x86. */
+function toInt16(v: number): number {
+  return (Math.trunc(v) << 16) >> 16;
+}
+
+/** Median of int16 values by counting: exact, and linear in the count. */
+function int16Median(values: Int16Array, hist: Uint32Array): number {
+  const n = values.length;
+  let lo = 32767, hi = -32768;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    hist[v + 32768]++;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  // 0-based ranks of the middle value(s).
+  const r1 = (n - 1) >> 1, r2 = n >> 1;
+  let seen = 0, a = NaN, b = NaN;
+  for (let v = lo; v <= hi; v++) {
+    const c = hist[v + 32768];
+    if (c === 0) continue;
+    if (Number.isNaN(a) && seen + c > r1) a = v;
+    if (seen + c > r2) { b = v; break; }
+    seen += c;
+  }
+  for (let v = lo; v <= hi; v++) hist[v + 32768] = 0;
+  return (a + b) / 2;
+}
+
+export function computeChannelOffsets(
+  file: Int16File,
+  p: OffsetParams,
+  onBytes: (bytes: number) => void,
+  signal?: AbortSignal,
+): ChannelOffsets {
+  const C = p.numChannels;
+  const { count: W } = apWindow(p, 0);
+  const passOffsets = new Int16Array(C * p.nPasses);
+  const passRms = new Float64Array(C * p.nPasses);
+  const perGroup = Math.max(1, Math.min(C, Math.floor(groupBytes / (2 * Math.max(W, 1)))));
+  const columns = new Int16Array(perGroup * W);
+  const hist = new Uint32Array(65536);
+  for (let pass = 0; pass < p.nPasses; pass++) {
+    const { start } = apWindow(p, pass);
+    for (let g0 = 0; g0 < C; g0 += perGroup) {
+      const g1 = Math.min(C, g0 + perGroup);
+      const width = g1 - g0;
+      file.readRows(start, W, (rows, firstRow) => {
+        const n = rows.length / C;
+        const s0 = firstRow - start;
+        for (let s = 0; s < n; s++) {
+          const src = s * C + g0;
+          for (let k = 0; k < width; k++) columns[k * W + s0 + s] = rows[src + k];
+        }
+        onBytes(rows.byteLength);
+      }, signal);
+      for (let k = 0; k < width; k++) {
+        const col = columns.subarray(k * W, (k + 1) * W);
+        const offset = W > 0 ? toInt16(int16Median(col, hist)) : 0;
+        let sumSq = 0;
+        for (let s = 0; s < W; s++) {
+          const d = ((col[s] - offset) << 16) >> 16;
+          sumSq += d * d;
+        }
+        passOffsets[(g0 + k) * p.nPasses + pass] = offset;
+        passRms[(g0 + k) * p.nPasses + pass] = Math.sqrt(sumSq / W) * p.bitVolts;
+      }
+    }
+  }
+  const offsets = new Int16Array(C);
+  const rmsUv = new Float64Array(C);
+  const mask: boolean[] = new Array(C).fill(true);
+  for (const ch of p.referenceChannels) mask[ch] = false;
+  for (let ch = 0; ch < C; ch++) {
+    offsets[ch] = toInt16(median(passOffsets.subarray(ch * p.nPasses, (ch + 1) * p.nPasses)));
+    rmsUv[ch] = median(passRms.subarray(ch * p.nPasses, (ch + 1) * p.nPasses));
+    if (rmsUv[ch] > p.hiNoiseThresh || rmsUv[ch] < p.loNoiseThresh) mask[ch] = false;
+  }
+  return { offsets, mask, rmsUv };
+}
