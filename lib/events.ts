@@ -12,6 +12,11 @@ export type EngineEvent =
   | { type: 'recording-locked'; recording: string; holder: LockHolder; waiting: boolean }
   | { type: 'waiting-pool'; job: Job; pools: string[] }
   | { type: 'message'; level: 'info' | 'warn'; text: string }
-  | { type: 'stopping'; signal: string };
+  | { type: 'stopping'; signal: string }
+  | { type: 'watch'; recording: string; what: WatchWhat; detail: string }
+  | { type: 'watch-status'; recordings: number; settling: number; queued: number; running: number; done: number; failed: number };
+
+/** Watch mode: what happened to a recording (its states are drawn in lib/watch.ts). */
+export type WatchWhat = 'settling' | 'ready' | 'queued' | 'up-to-date' | 'stopping' | 'gone' | 'held' | 'later';
 
 export type Emit = (e: EngineEvent) => void;

@@ -37,8 +37,8 @@ export interface ExecuteOptions {
 
 export interface ExecutingJob {
   outcome: Promise<JobOutcome>;
-  /** Stop the job's process group; the outcome becomes `interrupted`. */
-  interrupt(): void;
+  /** Stop the job's process group; the outcome becomes `interrupted` (`why` goes into its record). */
+  interrupt(why?: string): void;
 }
 
 export function signatureOf(p: string, checksum: boolean): Signature | undefined {
@@ -57,8 +57,9 @@ export function logTail(logPath: string, lines = 15): string {
 export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
   let proc: RunningProcess | undefined;
   let interrupted = false;
+  let stoppedBecause: string | undefined;
   const outcome = run();
-  return { outcome, interrupt() { interrupted = true; proc?.stop(); } };
+  return { outcome, interrupt(why) { interrupted = true; stoppedBecause ??= why; proc?.stop(); } };
 
   async function run(): Promise<JobOutcome> {
     const started = new Date();
@@ -70,7 +71,7 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
         status: out.status, exitCode: 'exitCode' in out ? out.exitCode : undefined, signal: 'signal' in out ? out.signal : undefined,
         attempt: o.attempt, host: hostName, pid: process.pid,
         versions: { ...versions(), ...(job.definition.version ? { [job.stage.module]: job.definition.version } : {}) },
-        message: out.status === 'failed' ? out.message : undefined,
+        message: out.status === 'failed' ? out.message : out.status === 'interrupted' ? stoppedBecause : undefined,
       });
       return out;
     };
@@ -110,13 +111,13 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
       }
       fs.appendFileSync(job.logPath, `copied ${c.source} -> ${c.copy} (in_place ${c.key})\n`);
     }
-    if (interrupted) return finish({ status: 'interrupted' }, { status: 'interrupted' });
+    if (interrupted) return finish({ status: 'interrupted', stoppedBecause }, { status: 'interrupted' });
 
     const argv = argvFor(job, o.pipeline);
     proc = spawnJob(argv, { cwd: job.recording.dir, env: o.env, logPath: job.logPath, onProgress: o.onProgress });
     updateRecord(job.stateDir, job.stage.name, (old) => ({ ...(old as JobRecord), childPid: proc!.pid, childStart: proc!.procStart }));
     const exit = await proc.exited;
-    if (interrupted) return finish({ status: 'interrupted', exitCode: exit.code, signal: exit.signal }, { status: 'interrupted' });
+    if (interrupted) return finish({ status: 'interrupted', exitCode: exit.code, signal: exit.signal, stoppedBecause }, { status: 'interrupted' });
     if (exit.error) {
       fs.appendFileSync(job.logPath, exit.error + '\n');
       return finish({ status: 'failed', exitCode: null }, { status: 'failed', message: exit.error });

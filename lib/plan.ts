@@ -84,7 +84,7 @@ function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed
   const neededBy = needed.get(job.id);
   if (neededBy) return { run: true, reason: neededBy };
   // An unfinished run explains a missing output better than the missing output does.
-  if (rec?.status === 'running' || rec?.status === 'interrupted') return { run: true, reason: { kind: 'interrupted', pid: rec.pid, host: rec.host } };
+  if (rec?.status === 'running' || rec?.status === 'interrupted') return { run: true, reason: { kind: 'interrupted', pid: rec.pid, host: rec.host, why: rec.status === 'interrupted' ? rec.stoppedBecause : undefined } };
   if (rec?.status === 'failed') return { run: true, reason: { kind: 'failed-before', exitCode: rec.exitCode, signal: rec.signal } };
   if (!tempGone) {
     for (const o of job.outputs) if (p.stat(o) === undefined) return { run: true, reason: { kind: 'output-missing', path: o } };

@@ -5,7 +5,7 @@ import { formatBytes, mtimeNsOf, sizeOf, type Signature } from './signature.js';
 export type Reason =
   | { kind: 'forced' }
   | { kind: 'output-missing'; path: string }
-  | { kind: 'interrupted'; pid?: number; host?: string }
+  | { kind: 'interrupted'; pid?: number; host?: string; why?: string }
   | { kind: 'failed-before'; exitCode?: number | null; signal?: string | null }
   | { kind: 'definition-changed'; field: string; before: string; after: string }
   | { kind: 'params-changed'; key: string; before: unknown; after: unknown }
@@ -40,7 +40,7 @@ export function describeReason(r: Reason): string {
   switch (r.kind) {
     case 'forced': return 'forced';
     case 'output-missing': return `output missing: ${path.basename(r.path)}`;
-    case 'interrupted': return `last run interrupted${r.pid ? ` (pid ${r.pid}${r.host ? ` on ${r.host}` : ''})` : ''}`;
+    case 'interrupted': return `last run interrupted${r.pid ? ` (pid ${r.pid}${r.host ? ` on ${r.host}` : ''})` : ''}${r.why ? `: ${r.why}` : ''}`;
     case 'failed-before': return `last run failed${r.signal ? ` (${r.signal})` : r.exitCode != null ? ` (exit ${r.exitCode})` : ''}`;
     case 'definition-changed': return `definition changed: ${r.field} ${r.before} -> ${r.after}`;
     case 'params-changed': return `params changed: ${r.key} ${value(r.before)} -> ${value(r.after)}`;

@@ -31,6 +31,8 @@ export interface JobRecord {
   exitCode?: number | null;
   signal?: string | null;
   reason?: string;
+  /** Why an `interrupted` run was stopped, when something other than a signal stopped it (watch). */
+  stoppedBecause?: string;
   definition?: Definition;
   inputJson?: unknown;
   inputHash?: string;

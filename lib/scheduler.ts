@@ -99,14 +99,44 @@ export class Scheduler {
 
   hasFailures(): boolean { return this.failures > 0; }
 
-  /** Forget a recording's queued jobs (watch: it changed or vanished); running ones are interrupted. */
-  dropRecording(dir: string): void {
+  /**
+   * Forget a recording's queued jobs (watch: it changed or vanished); running ones are interrupted,
+   * and `why` goes into their records.
+   */
+  dropRecording(dir: string, why?: string): void {
     for (const e of this.order) {
       if (e.job.recording.dir !== dir) continue;
       if (e.state === 'queued') e.state = 'skipped';
-      if (e.state === 'running') this.running.get(e.job.id)?.exec.interrupt();
+      if (e.state === 'running') this.running.get(e.job.id)?.exec.interrupt(why);
     }
     this.pump();
+  }
+
+  /**
+   * Watch: forget a recording's queued and finished jobs, so that jobs planned for it afresh are
+   * judged by the new plan alone (an old failed or skipped entry would otherwise skip its
+   * dependents). Running jobs go on.
+   */
+  forgetRecording(dir: string): void {
+    this.order = this.order.filter((e) => {
+      if (e.job.recording.dir !== dir || e.state === 'running') return true;
+      this.entries.delete(e.job.id);
+      this.settled.delete(e.job.id);
+      return false;
+    });
+    this.pump();
+  }
+
+  /** How many of a recording's jobs are queued or running. */
+  activeJobs(dir: string): number {
+    let n = 0;
+    for (const e of this.order) if (e.job.recording.dir === dir && (e.state === 'queued' || e.state === 'running')) n++;
+    return n;
+  }
+
+  /** Watch: pipeline.yaml changed; jobs launched from now on use these. */
+  reconfigure(changes: Pick<SchedulerOptions, 'pipeline' | 'pools'>): void {
+    this.o = { ...this.o, ...changes };
   }
 
   private summary(): Summary {

@@ -1,5 +1,5 @@
 /** One line per event: for logs, CI, and anything that is not a terminal. */
-import type { EngineEvent } from '../events.js';
+import type { EngineEvent, WatchWhat } from '../events.js';
 import { describeHolder } from '../lock.js';
 import { formatBytes } from '../signature.js';
 import { assertNever } from '../reason.js';
@@ -33,10 +33,18 @@ export function eventLine(e: EngineEvent): string | undefined {
       return e.level === 'warn' ? `warning: ${e.text}` : e.text;
     case 'stopping':
       return `${e.signal}: stopping running jobs`;
+    case 'watch':
+      return `${watchLabels[e.what]} ${e.recording}: ${e.detail}`;
+    case 'watch-status':
+      return undefined;
     default:
       return assertNever(e);
   }
 }
+
+const watchLabels: Record<WatchWhat, string> = {
+  settling: 'settle', ready: 'ready ', queued: 'queue ', 'up-to-date': 'ok    ', stopping: 'stop  ', gone: 'gone  ', held: 'held  ', later: 'later ',
+};
 
 export function progressText(p: { done: number; total: number; unit: string }): string {
   const pct = p.total > 0 ? Math.floor((100 * p.done) / p.total) : 0;
