@@ -40,8 +40,13 @@ export function chunkRange(m: RecordingModel, index: number, withLf: boolean): O
   return { index, t0, n, l0, ln: Math.floor(ln) };
 }
 
-export function renderChunk(m: RecordingModel, job: ChunkJob): ChunkResult {
-  const ap = renderApChunk(m, mixSeed(m.seed, 0x6170, job.index), job.t0, job.n, job.spikes);
-  const lf = job.ln > 0 ? renderLfChunk(m, mixSeed(m.seed, 0x6c66, job.index), job.l0, job.ln) : undefined;
+/** Buffers of finished chunks, handed back for reuse (see RenderPool.recycle). */
+export interface SpareBuffers {
+  take(length: number): Int16Array | undefined;
+}
+
+export function renderChunk(m: RecordingModel, job: ChunkJob, spares?: SpareBuffers): ChunkResult {
+  const ap = renderApChunk(m, mixSeed(m.seed, 0x6170, job.index), job.t0, job.n, job.spikes, spares?.take(job.n * m.savedChannels));
+  const lf = job.ln > 0 ? renderLfChunk(m, mixSeed(m.seed, 0x6c66, job.index), job.l0, job.ln, spares?.take(job.ln * m.savedChannels)) : undefined;
   return { index: job.index, ap, lf };
 }

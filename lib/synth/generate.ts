@@ -6,6 +6,7 @@
  * `.partial` files and renamed when complete), the ground truth, and last the `.meta` /
  * `structure.oebin` whose appearance says the recording is closed.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PartialFile, writeFileAtomic } from '../atomicFile.js';
@@ -256,6 +257,9 @@ async function renderBinaries(r: Resolved, m: RecordingModel, spikes: SpikeTrain
     // slice, not subarray: a view would send the whole spike list to the worker each time.
     queue.push(pool.render({ ...range, spikes: { times: spikes.times.slice(from, to), units: spikes.units.slice(from, to) } }));
   };
+  const apFlush = new BackgroundFlush(ap.tmpPath);
+  const lfFlush = lf ? new BackgroundFlush(lf.tmpPath) : undefined;
+  const flushers = lfFlush ? [apFlush, lfFlush] : [apFlush];
   try {
     while (next < total && queue.length < inFlight) submit();
     let bytesDone = 0;
@@ -264,19 +268,59 @@ async function renderBinaries(r: Resolved, m: RecordingModel, spikes: SpikeTrain
       if (next < total) submit();
       ap.write(new Uint8Array(res.ap.buffer, res.ap.byteOffset, res.ap.byteLength));
       bytesDone += res.ap.byteLength;
+      apFlush.wrote(res.ap.byteLength);
       if (lf && res.lf) {
         lf.write(new Uint8Array(res.lf.buffer, res.lf.byteOffset, res.lf.byteLength));
         bytesDone += res.lf.byteLength;
+        lfFlush?.wrote(res.lf.byteLength);
       }
+      pool.recycle(res);
       r.onProgress?.({ recording: name, bytesDone, bytesTotal });
     }
+    for (const f of flushers) await f.finish();
     ap.commit();
     lf?.commit();
   } catch (err) {
+    for (const f of flushers) await f.finish().catch(() => undefined);
     ap.abort();
     lf?.abort();
     // Let chunks still rendering settle, so no rejection is left unhandled.
     await Promise.allSettled(queue);
     throw err;
+  }
+}
+
+/**
+ * Flushes a file being written to disk on libuv's thread pool every few tens of MB, so the disk
+ * works while the cores render instead of all at the end: with 20 % dirty-page limits on a big
+ * machine, the kernel would otherwise hold a whole recording in memory until the commit's fsync.
+ */
+class BackgroundFlush {
+  private static readonly everyBytes = 64 << 20;
+  private handle: Promise<fs.promises.FileHandle>;
+  private running: Promise<void> | undefined;
+  private sinceLast = 0;
+
+  constructor(file: string) {
+    this.handle = fs.promises.open(file, 'r');
+  }
+
+  wrote(bytes: number): void {
+    this.sinceLast += bytes;
+    if (this.sinceLast < BackgroundFlush.everyBytes || this.running) return;
+    this.sinceLast = 0;
+    this.running = this.handle.then((h) => h.datasync()).finally(() => { this.running = undefined; });
+    // An error here surfaces in finish(); until then nobody awaits this promise.
+    this.running.catch(() => undefined);
+  }
+
+  async finish(): Promise<void> {
+    const h = await this.handle;
+    try {
+      await this.running;
+      await h.datasync();
+    } finally {
+      await h.close();
+    }
   }
 }

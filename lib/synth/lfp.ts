@@ -9,6 +9,9 @@ import type { ChannelModel } from './channels.js';
 import type { Site } from './probe.js';
 import { humAmplitudeUv, humHz } from './channels.js';
 import { type RecordingModel, syncValue } from './model.js';
+import { Scratch } from './render.js';
+
+const scratch = new Scratch();
 
 /** Sinusoids per rhythm; a few incommensurate ones make it look irregular. */
 const partials = 3;
@@ -67,23 +70,25 @@ export function designLfp(seed: number, ch: ChannelModel, sites: Site[], silent:
   return m;
 }
 
-/** LF samples [l0, l0+n) of all saved channels, interleaved int16. */
-export function renderLfChunk(m: RecordingModel, noiseSeed: number, l0: number, n: number): Int16Array {
+/** LF samples [l0, l0+n) of all saved channels, interleaved int16 (into `into` if it fits). */
+export function renderLfChunk(m: RecordingModel, noiseSeed: number, l0: number, n: number, into?: Int16Array): Int16Array {
   const C = m.channels, S = m.savedChannels, K = m.lfp.rhythms;
   const { uvPerCount, minCount, maxCount } = m.lf;
   const perCount = 1 / uvPerCount;
   const table = gaussianTable();
-  const rng = new Rng(noiseSeed);
-  const words = new Uint32Array(Math.ceil((n * (C + 1)) / 2));
-  rng.fillUint32(words);
+  const words = scratch.words(Math.ceil((n * (C + 1)) / 2));
+  new Rng(noiseSeed).fillUint32(words);
   const idx = new Uint16Array(words.buffer, 0, n * (C + 1));
   const weights = Float64Array.from(m.lfp.weightsUv, (w) => w * perCount);
   const noise = Float64Array.from(m.channel.lfNoiseUv, (v) => v * perCount);
-  const dc = Float64Array.from(m.channel.lfDcUv, (v) => v * perCount);
+  // Truncating a positive number rounds faster than Math.round (see render.ts).
+  const offset = -minCount;
+  const dc = Float64Array.from(m.channel.lfDcUv, (v) => v * perCount + offset + 0.5);
+  const hi = maxCount + offset;
   const gain = m.channel.commonGain;
   const comp = new Float64Array(K);
   const amp = Math.sqrt(2 / partials);
-  const out = new Int16Array(n * S);
+  const out = into && into.length === n * S ? into : new Int16Array(n * S);
   let r = 0;
   for (let s = 0; s < n; s++) {
     const t = (l0 + s) / m.lfSampleRateHz;
@@ -97,9 +102,9 @@ export function renderLfChunk(m: RecordingModel, noiseSeed: number, l0: number, 
     for (let c = 0; c < C; c++) {
       let v = dc[c] + common * gain[c] + noise[c] * table[idx[r++]];
       for (let k = 0; k < K; k++) v += weights[c * K + k] * comp[k];
-      let q = Math.round(v);
-      if (q > maxCount) q = maxCount; else if (q < minCount) q = minCount;
-      out[row + c] = q;
+      let q = v | 0;
+      if (q > hi) q = hi; else if (q < 0) q = 0;
+      out[row + c] = q - offset;
     }
     if (S > C) out[row + C] = syncValue(l0 + s, m.lfSampleRateHz);
   }

@@ -14,6 +14,7 @@ export class RenderPool {
   private workers: Worker[] = [];
   private load: number[] = [];
   private pending = new Map<number, Pending & { worker: number }>();
+  private producedBy = new Map<number, number>();
   private model: RecordingModel | undefined;
   private broken: Error | undefined;
 
@@ -51,11 +52,21 @@ export class RenderPool {
     });
   }
 
+  /** Give a written chunk's buffers back to the worker that made them; the caller drops them. */
+  recycle(r: ChunkResult): void {
+    const w = this.producedBy.get(r.index);
+    this.producedBy.delete(r.index);
+    if (w === undefined || !this.workers[w]) return;
+    const buffers = r.lf ? [r.ap, r.lf] : [r.ap];
+    this.workers[w].postMessage({ kind: 'recycle', buffers } satisfies ToWorker, buffers.map((b) => b.buffer as ArrayBuffer));
+  }
+
   private settle(worker: number, msg: FromWorker): void {
     const p = this.pending.get(msg.index);
     if (!p) return;
     this.pending.delete(msg.index);
     this.load[worker]--;
+    this.producedBy.set(msg.index, worker);
     if (msg.kind === 'done') p.resolve({ index: msg.index, ap: msg.ap, lf: msg.lf });
     else p.reject(new Error(`internal error: rendering chunk ${msg.index} failed: ${msg.message}`));
   }
