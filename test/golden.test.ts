@@ -1,0 +1,283 @@
+/**
+ * The shipped pipeline.yaml against the Allen create_input_json.py: for an Open Ephys and a
+ * SpikeGLX recording, every stage's input JSON (from `ephys-make input-json`) must be what the
+ * module would run with under create_input_json.py's JSON (its sections, argschema semantics:
+ * unknown keys dropped, defaults filled), apart from the differences listed in `intended`.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import AjvModule from 'ajv';
+import { repoRoot, runCli, tempDir, timed, writeFile } from './rig.js';
+import { readSpikeGlxMeta } from '../lib/spikeglx.js';
+import { ephysParamsFromOpenEphys, readOebin } from '../lib/openEphys.js';
+
+const Ajv = AjvModule.default ?? AjvModule;
+type Json = Record<string, any>;
+
+const stages = ['depth_estimation', 'median_subtraction', 'kilosort', 'kilosort_postprocessing', 'noise_templates', 'mean_waveforms', 'quality_metrics'];
+const moduleOf = (stage: string) => (stage === 'kilosort' ? 'kilosort_helper' : stage);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures: small but real-looking recordings, and the shipped pipeline pointed at them.
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** An NP1.0 .ap.meta as an older SpikeGLX writes it (gain in the imro table, shank map only). */
+const np1ApMeta = [
+  'acqApLfSy=384,384,1', 'appVersion=20190919', 'fileSizeBytes=770', 'imAiRangeMax=0.6', 'imAiRangeMin=-0.6',
+  'imDatPrb_pn=PRB_1_4_0480_1', 'imDatPrb_type=0', 'imMaxInt=512', 'imSampRate=30000.155', 'nSavedChans=385',
+  'snsApLfSy=384,0,1', 'snsSaveChanSubset=all', 'typeThis=imec',
+  '~imroTbl=(0,384)' + range(384).map((c) => `(${c} 0 0 500 250 1)`).join(''),
+  '~snsShankMap=(1,2,480)' + range(384).map((c) => `(0:${c % 2}:${Math.floor(c / 2)}:${c === 191 ? 0 : 1})`).join(''),
+].join('\r\n') + '\r\n';
+const np1LfMeta = 'imSampRate=2500.00941\r\nnSavedChans=385\r\nsnsApLfSy=0,384,1\r\n';
+
+/** structure.oebin of the Open Ephys PXI plugin: AP .0 and LFP .1, bit_volts as float32. */
+function oebin(): string {
+  const stream = (folder: string, rate: number) => ({
+    folder_name: `${folder}/`, sample_rate: rate, source_processor_name: 'Neuropix-PXI', source_processor_id: 100, num_channels: 384,
+    channels: range(384).map((i) => ({ channel_name: `CH${i + 1}`, bit_volts: 0.1949999928474426, units: 'uV' })),
+  });
+  return JSON.stringify({ 'GUI version': '0.4.6', continuous: [stream('Neuropix-PXI-100.0', 30000), stream('Neuropix-PXI-100.1', 2500)] }, null, 2);
+}
+
+type Layout = 'openephys' | 'spikeglx';
+
+interface Lab {
+  dir: string;
+  /** The recording's folder, which is also its output folder (E in the Allen scripts). */
+  rec: string;
+  ap: string;
+  lfp: string;
+  pipeline: string;
+}
+
+/**
+ * `withValues`: what the recording readers get from the .meta / structure.oebin is also written to
+ * the recording's ephys-make.yaml, so the comparison does not depend on `layout: auto` (tested apart).
+ */
+function makeLab(layout: Layout, withValues = false): Lab {
+  const dir = tempDir('ephys-make-golden-');
+  let rec: string, ap: string, lfp: string;
+  if (layout === 'openephys') {
+    rec = path.join(dir, 'data', '715093703_386129_20180627_probeC_sorted');
+    ap = writeFile(rec, 'continuous/Neuropix-PXI-100.0/continuous.dat', Buffer.alloc(384 * 2 * 10));
+    lfp = writeFile(rec, 'continuous/Neuropix-PXI-100.1/continuous.dat', Buffer.alloc(384 * 2));
+    writeFile(rec, 'structure.oebin', oebin());
+  } else {
+    rec = path.join(dir, 'data', 'SC048_122920_ex_g0', 'SC048_122920_ex_g0_imec0');
+    ap = writeFile(rec, 'SC048_122920_ex_g0_t0.imec0.ap.bin', Buffer.alloc(385 * 2 * 10));
+    writeFile(rec, 'SC048_122920_ex_g0_t0.imec0.ap.meta', np1ApMeta);
+    lfp = writeFile(rec, 'SC048_122920_ex_g0_t0.imec0.lf.bin', Buffer.alloc(385 * 2));
+    writeFile(rec, 'SC048_122920_ex_g0_t0.imec0.lf.meta', np1LfMeta);
+  }
+  if (withValues) writeFile(rec, 'ephys-make.yaml', YAML.stringify({ params: { ephys_params: readRecordingValues(layout, rec) } }));
+  const doc = YAML.parseDocument(fs.readFileSync(path.join(repoRoot, 'pipeline.yaml'), 'utf8'));
+  // The Open Ephys alternative the shipped file gives in a comment.
+  if (layout === 'openephys') doc.setIn(['recordings', 'match'], '**/continuous/Neuropix-*-100.0/continuous.dat');
+  const pipeline = writeFile(dir, 'pipeline.yaml', doc.toString());
+  return { dir, rec, ap, lfp, pipeline };
+}
+
+async function inputJsonOf(lab: Lab, stage: string): Promise<Json> {
+  const r = await runCli(['input-json', stage, '-f', lab.pipeline], { cwd: lab.dir });
+  assert.is(r.code, 0, `input-json ${stage}: ${r.stderr}${r.stdout}`);
+  return JSON.parse(r.stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// create_input_json.py (reference §2.1), called with this recording's folders:
+// createInputJson(out, continuous_file=AP, extracted_data_directory=E, kilosort_output_directory=K, probe_type=P)
+
+function createInputJson(o: { E: string; K: string; AP: string; LFP: string; probeType: string }): Json {
+  const acq = o.probeType === '3A' ? '3a' : 'PXI';
+  return {
+    directories: { extracted_data_directory: o.E, kilosort_output_directory: o.K, kilosort_output_tmp: 'C:\\data\\kilosort' },
+    common_files: { settings_json: path.join(o.E, 'open-ephys.json'), probe_json: path.join(o.E, 'probe_info.json') },
+    waveform_metrics: { waveform_metrics_file: path.join(o.K, 'waveform_metrics.csv') },
+    ephys_params: {
+      sample_rate: 30000, lfp_sample_rate: 2500, bit_volts: 0.195, num_channels: 384,
+      reference_channels: acq === '3a' ? [36, 75, 112, 151, 188, 227, 264, 303, 340, 379] : [191],
+      vertical_site_spacing: 10e-6, ap_band_file: o.AP, lfp_band_file: o.LFP,
+      reorder_lfp_channels: o.probeType === '3A', cluster_group_file_name: 'cluster_group.tsv.v2',
+    },
+    depth_estimation_params: {
+      hi_noise_thresh: 50.0, lo_noise_thresh: 3.0, save_figure: 1, figure_location: path.join(o.E, 'probe_depth.png'),
+      smoothing_amount: 5, power_thresh: 2.5, diff_thresh: -0.06, freq_range: [0, 10], max_freq: 150,
+      channel_range: [374, 384], n_passes: 10, air_gap: 25, time_interval: 5, skip_s_per_pass: 10, start_time: 10,
+    },
+    median_subtraction_params: {
+      median_subtraction_executable: 'C:\\Users\\svc_neuropix\\Documents\\GitHub\\spikebandmediansubtraction\\Builds\\VisualStudio2013\\Release\\SpikeBandMedianSubtraction.exe',
+      median_subtraction_repo: 'C:\\Users\\svc_neuropix\\Documents\\GitHub\\spikebandmediansubtraction\\',
+    },
+    kilosort_helper_params: {
+      matlab_home_directory: 'C:\\Users\\svc_neuropix\\Documents\\MATLAB',
+      kilosort_repository: 'C:\\Users\\svc_neuropix\\Documents\\GitHub\\kilosort2',
+      kilosort_version: 2, surface_channel_buffer: 15,
+      kilosort2_params: {
+        chanMap: "'chanMap.mat'", fshigh: 150, minfr_goodchannels: 0.1, Th: '[10 4]', lam: 10, AUCsplit: 0.9,
+        minFR: 1 / 50, momentum: '[20 400]', sigmaMask: 30, ThPre: 8,
+      },
+    },
+    ks_postprocessing_params: { within_unit_overlap_window: 0.000166, between_unit_overlap_window: 0.000166, between_unit_overlap_distance: 5 },
+    mean_waveform_params: {
+      mean_waveforms_file: path.join(o.K, 'mean_waveforms.npy'), samples_per_spike: 82, pre_samples: 20, num_epochs: 1,
+      spikes_per_epoch: 1000, spread_threshold: 0.12, site_range: 16,
+    },
+    noise_waveform_params: { classifier_path: 'C:\\ecephys_spike_sorting\\ecephys_spike_sorting\\modules\\noise_templates\\rf_classifier.pkl', multiprocessing_worker_count: 10 },
+    quality_metrics_params: {
+      isi_threshold: 0.0015, min_isi: 0.000166, num_channels_to_compare: 7, max_spikes_for_unit: 500, max_spikes_for_nn: 10000,
+      n_neighbors: 4, n_silhouette: 10000, drift_metrics_min_spikes_per_interval: 10, drift_metrics_interval_s: 51,
+      quality_metrics_output_file: path.join(o.K, 'metrics_test.csv'), include_pc_metrics: true,
+    },
+  };
+}
+
+/**
+ * What a module runs with, given one JSON: its sections only, keys it does not know dropped
+ * (marshmallow 2 ignores them), defaults filled, and 0/1 read as booleans (marshmallow's Boolean).
+ */
+function asModuleSees(module: string, allen: Json): Json {
+  const ajv = new Ajv({ useDefaults: true, removeAdditional: true, strict: false });
+  ajv.addSchema(JSON.parse(fs.readFileSync(path.join(repoRoot, 'stages', 'common.schema.json'), 'utf8')));
+  const schema = JSON.parse(fs.readFileSync(path.join(repoRoot, 'stages', module, 'schema.json'), 'utf8'));
+  const json: Json = structuredClone(Object.fromEntries(Object.keys(schema.properties).filter((k) => k in allen).map((k) => [k, allen[k]])));
+  if (json.depth_estimation_params) json.depth_estimation_params.save_figure = json.depth_estimation_params.save_figure === 1;
+  ajv.validate(schema, json);
+  return json;
+}
+
+const set = (json: Json, dotted: string, value: unknown) => {
+  const keys = dotted.split('.');
+  let cur = json;
+  for (const k of keys.slice(0, -1)) cur = cur[k];
+  if (value === undefined) delete cur[keys[keys.length - 1]];
+  else cur[keys[keys.length - 1]] = value;
+};
+
+/** Keys an engine-made copy replaces (in_place): compared in their own test. */
+const inPlaceKeys: Record<string, string> = {
+  median_subtraction: 'ephys_params.ap_band_file',
+  kilosort_postprocessing: 'directories.kilosort_output_directory',
+};
+
+/**
+ * Where ephys-make means to differ from create_input_json.py, and why. E is the recording folder.
+ */
+function intended(stage: string, layout: Layout, lab: Lab, expected: Json, recordingValues: Json): Json {
+  const out = structuredClone(expected);
+  const E = lab.rec;
+  const d = (k: string, v: unknown) => { if (k.split('.')[0] in out) set(out, k, v); };
+  // Each stage reads the folder it should, never one another stage rewrites: Kilosort writes
+  // E/kilosort, postprocessing rewrites a copy of it, the later stages read that copy.
+  if (stage === 'kilosort' || stage === 'kilosort_postprocessing') d('directories.kilosort_output_directory', path.join(E, 'kilosort'));
+  // Median subtraction writes E/continuous_ms.dat instead of rewriting the raw file.
+  if (stage === 'kilosort' || stage === 'mean_waveforms') d('ephys_params.ap_band_file', path.join(E, 'continuous_ms.dat'));
+  // The Allen file checks (and Phy users) expect metrics.csv.
+  d('quality_metrics_params.quality_metrics_output_file', path.join(E, 'kilosort_postprocessed', 'metrics.csv'));
+  // create_input_json.py leaves probe_type out (so '3A' even for PXI); the pipeline says 3B2.
+  d('ephys_params.probe_type', '3B2');
+  // Paths on this machine instead of the Allen rig's; the Kilosort scratch file and MATLAB
+  // folder are per job so two sorts never share them.
+  d('median_subtraction_params.median_subtraction_executable', '/opt/SpikeBandMedianSubtraction/Builds/LinuxMakefile/build/SpikeBandMedianSubtraction');
+  d('median_subtraction_params.median_subtraction_repo', '/opt/SpikeBandMedianSubtraction');
+  d('kilosort_helper_params.matlab_home_directory', path.join(E, '.ephys-make', 'kilosort'));
+  d('kilosort_helper_params.kilosort_repository', '/opt/Kilosort2');
+  d('kilosort_helper_params.kilosort2_params.fproc', `'${path.join(E, 'kilosort_temp_wh.dat')}'`);
+  d('noise_waveform_params.classifier_path', '/opt/ecephys_spike_sorting/ecephys_spike_sorting/modules/noise_templates/rf_classifier.pkl');
+  // Values read from the recording replace the shared ones (SpikeGLX: as the SpikeGLX fork
+  // reads them, and the LFP rate from the .lf.meta where the fork assumes 2500).
+  if ('ephys_params' in out) for (const [k, v] of Object.entries(recordingValues)) set(out, `ephys_params.${k}`, v);
+  return out;
+}
+
+function withoutInPlaceKey(stage: string, json: Json): Json {
+  const out = structuredClone(json);
+  if (inPlaceKeys[stage]) set(out, inPlaceKeys[stage], undefined);
+  return out;
+}
+
+function allenFor(layout: Layout, lab: Lab): Json {
+  const E = lab.rec;
+  return createInputJson({ E, K: path.join(E, 'kilosort_postprocessed'), AP: lab.ap, LFP: lab.lfp, probeType: '3B2' });
+}
+
+/** What the recording readers return for a fixture. */
+function readRecordingValues(layout: Layout, rec: string): Json {
+  if (layout === 'openephys') {
+    const o = readOebin(path.join(rec, 'structure.oebin'));
+    if (!o.ok) throw new Error(JSON.stringify(o.diagnostics));
+    const p = ephysParamsFromOpenEphys(o.value.probes[0]);
+    if (!p.ok) throw new Error(JSON.stringify(p.diagnostics));
+    return { ...p.value };
+  }
+  const m = readSpikeGlxMeta(path.join(rec, 'SC048_122920_ex_g0_t0.imec0.ap.meta'));
+  if (!m.ok) throw new Error(JSON.stringify(m.diagnostics));
+  return { ...m.value.ephysParams };
+}
+
+/**
+ * ephys_params a recording brings: Open Ephys as create_input_json.py's PXI values; SpikeGLX as
+ * the SpikeGLX fork reads them from the .meta (§5.3), plus the LFP rate from the .lf.meta.
+ */
+function recordingValuesFor(layout: Layout, lab: { rec: string; ap: string; lfp: string }): Json {
+  if (layout === 'openephys') {
+    return { sample_rate: 30000, num_channels: 384, bit_volts: 0.195, reference_channels: [191], reorder_lfp_channels: false, lfp_sample_rate: 2500, lfp_band_file: lab.lfp };
+  }
+  return {
+    num_channels: 385, sample_rate: 30000.155, probe_type: 'NP1', bit_volts: 2.34375, reference_channels: [191],
+    reorder_lfp_channels: false, vertical_site_spacing: 10e-6, lfp_sample_rate: 2500.00941, lfp_band_file: lab.lfp,
+  };
+}
+
+for (const layout of ['openephys', 'spikeglx'] as Layout[]) {
+  test(`${layout}: the recording readers give the values the Allen scripts use`, timed(() => {
+    const lab = makeLab(layout);
+    assert.equal(readRecordingValues(layout, lab.rec), recordingValuesFor(layout, lab));
+  }));
+
+  test(`${layout}: every stage's input JSON is create_input_json.py's, section by section`, timed(async () => {
+    const lab = makeLab(layout, true);
+    const values = recordingValuesFor(layout, lab);
+    const allen = allenFor(layout, lab);
+    for (const stage of stages) {
+      const ours = withoutInPlaceKey(stage, await inputJsonOf(lab, stage));
+      const expected = withoutInPlaceKey(stage, intended(stage, layout, lab, asModuleSees(moduleOf(stage), allen), values));
+      assert.equal(Object.keys(ours).sort(), Object.keys(expected).sort(), `${stage}: sections`);
+      for (const section of Object.keys(expected)) assert.equal(ours[section], expected[section], `${stage}.${section}`);
+    }
+  }, 120_000));
+}
+
+test('create_input_json.py\'s misspelt postprocessing key changes nothing the module sees', timed(() => {
+  const allen = createInputJson({ E: '/e', K: '/e/k', AP: '/e/ap.dat', LFP: '/e/lfp.dat', probeType: '3A' });
+  assert.equal(asModuleSees('kilosort_postprocessing', allen).ks_postprocessing_params, {
+    within_unit_overlap_window: 0.000166, between_unit_overlap_window: 0.000166, between_unit_channel_distance: 5,
+  });
+}));
+
+// Engine behaviour the comparison above leaves out. Skipped until the engine has it: the input
+// JSON still names an in_place source, and layout.ts does not read recordings yet. Un-skip then.
+const pending = test.skip;
+
+pending('in_place: the module\'s input JSON names the engine-made copy, not the source', timed(async () => {
+  const lab = makeLab('spikeglx', true);
+  const ms = await inputJsonOf(lab, 'median_subtraction');
+  assert.is(ms.ephys_params.ap_band_file, path.join(lab.rec, 'continuous_ms.dat'));
+  const pp = await inputJsonOf(lab, 'kilosort_postprocessing');
+  assert.is(pp.directories.kilosort_output_directory, path.join(lab.rec, 'kilosort_postprocessed'));
+}, 60_000));
+
+for (const layout of ['openephys', 'spikeglx'] as Layout[]) {
+  pending(`${layout}: layout: auto reads the recording's own values (no ephys-make.yaml)`, timed(async () => {
+    const lab = makeLab(layout);
+    const values = recordingValuesFor(layout, lab);
+    const json = await inputJsonOf(lab, 'depth_estimation');
+    for (const [k, v] of Object.entries(values)) assert.equal(json.ephys_params[k], v, `ephys_params.${k}`);
+  }, 60_000));
+}
+
+test.run();
