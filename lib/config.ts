@@ -10,6 +10,7 @@ import { didYouMean, fail, ok, type Diagnostic, type Result } from './diagnostic
 import { splitWords } from './template.js';
 import { newAjv } from './ajv.js';
 import { packageRoot } from './paths.js';
+import { compiledValidators, pipelineSchemaId } from './compileSchemas.js';
 
 export type RunnerKind = 'builtin' | 'python-module' | 'command';
 export type Layout = 'auto' | 'spikeglx' | 'openephys' | 'none';
@@ -59,7 +60,8 @@ export interface Pipeline {
 
 let validatePipeline: ValidateFunction | undefined;
 function pipelineValidator(): ValidateFunction {
-  validatePipeline ??= newAjv().compile(JSON.parse(fs.readFileSync(path.join(packageRoot, 'lib', 'pipeline.schema.json'), 'utf8')));
+  validatePipeline ??= (compiledValidators()?.[pipelineSchemaId] as ValidateFunction | undefined)
+    ?? newAjv().compile(JSON.parse(fs.readFileSync(path.join(packageRoot, 'lib', 'pipeline.schema.json'), 'utf8')));
   return validatePipeline;
 }
 

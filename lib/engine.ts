@@ -88,6 +88,7 @@ export function jobsFor(pipeline: Pipeline, graph: StageGraph, stageNames: Set<s
       states: (dir) => { let s = states.get(dir); if (!s) { s = readState(dir); states.set(dir, s); } return s; },
       stat,
       mtimeNs: (p) => fs.statSync(p, { bigint: true, throwIfNoEntry: false })?.mtimeNs,
+      previousInput: (job) => { try { return JSON.parse(fs.readFileSync(job.inputJsonPath, 'utf8')); } catch { return undefined; } },
       forceAll: opts.forceAll,
       forceStages,
     });

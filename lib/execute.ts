@@ -144,7 +144,7 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
     }
     return finish({
       status: 'done', exitCode: 0, signal: null,
-      definition: job.definition, inputJson: job.input.json, inputHash: job.input.hash,
+      definition: job.definition, inputHash: job.input.hash,
       inputs, outputs, outputJson,
     }, { status: 'done' });
 
@@ -182,9 +182,10 @@ export function writeAdoptionRecord(job: Job, checksum: boolean): void {
   const outputs: Record<string, Signature> = {};
   for (const out of job.outputs) outputs[out] = signatureOf(out, checksum)!;
   const now = new Date().toISOString();
+  writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
   updateRecord(job.stateDir, job.stage.name, () => ({
     status: 'done', adopted: true, startedAt: now, endedAt: now, exitCode: 0,
-    definition: job.definition, inputJson: job.input.json, inputHash: job.input.hash, inputs, outputs,
+    definition: job.definition, inputHash: job.input.hash, inputs, outputs,
   }));
   appendRun(job.stateDir, { stage: job.stage.name, reason: 'adopted: outputs newer than inputs, no record', start: now, end: now, status: 'adopted', host: hostName, pid: process.pid, versions: versions() });
 }

@@ -83,14 +83,7 @@ export function firstDifference(a: unknown, b: unknown, prefix: string[] = []): 
 
 /** `{name}`: an engine variable, a dotted path into the input JSON, or a unique leaf key in it. */
 export function makeLookup(vars: Record<string, string>, json: Record<string, any>): (name: string) => string | undefined {
-  const leaves = new Map<string, unknown[]>();
-  const walk = (o: Record<string, any>) => {
-    for (const [k, v] of Object.entries(o)) {
-      if (isPlainObject(v)) walk(v);
-      else leaves.set(k, [...(leaves.get(k) ?? []), v]);
-    }
-  };
-  walk(json);
+  let leaves: Map<string, unknown[]> | undefined;
   const asText = (v: unknown) => (v === undefined || isPlainObject(v) ? undefined : Array.isArray(v) ? JSON.stringify(v) : String(v));
   return (name) => {
     if (name in vars) return vars[name];
@@ -99,40 +92,51 @@ export function makeLookup(vars: Record<string, string>, json: Record<string, an
       for (const seg of name.split('.')) cur = isPlainObject(cur) ? cur[seg] : undefined;
       return asText(cur);
     }
+    if (!leaves) {
+      const found = new Map<string, unknown[]>();
+      const walk = (o: Record<string, any>) => {
+        for (const [k, v] of Object.entries(o)) {
+          if (isPlainObject(v)) walk(v);
+          else { const l = found.get(k); if (l) l.push(v); else found.set(k, [v]); }
+        }
+      };
+      walk(json);
+      leaves = found;
+    }
     const found = leaves.get(name);
     return found && found.length === 1 ? asText(found[0]) : undefined;
   };
 }
 
+/**
+ * Fill placeholders in every string of the input JSON. A value may name another value
+ * ({ap_band_file} inside a path), which is filled first; a loop of such names is an unknown placeholder.
+ */
 function fillAll(json: Record<string, any>, vars: Record<string, string>): Record<string, any> {
-  // Values may name other values ({ap_band_file} inside a path); resolve a few rounds deep.
-  let cur = json;
-  for (let round = 0; round < 5; round++) {
-    const lookup = makeLookup(vars, cur);
-    let changed = false;
-    const fill = (v: unknown): unknown => {
-      if (typeof v === 'string' && v.includes('{')) {
-        const lenient = (n: string) => lookup(n) ?? `{${n}}`;
-        const out = fillPlaceholders(v.replace(/\{\{/g, '\u0000').replace(/\}\}/g, '\u0001'), lenient).replace(/\u0000/g, '{{').replace(/\u0001/g, '}}');
-        if (out !== v) changed = true;
-        return out;
-      }
-      if (Array.isArray(v)) return v.map(fill);
-      if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)]));
-      return v;
-    };
-    cur = fill(cur) as Record<string, any>;
-    if (!changed) break;
-  }
-  // A placeholder still unfilled is unknown: report it (fillPlaceholders throws with its name).
-  const lookup = makeLookup(vars, cur);
-  const strict = (v: unknown): unknown => {
-    if (typeof v === 'string') return fillPlaceholders(v, lookup);
-    if (Array.isArray(v)) return v.map(strict);
-    if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, strict(x)]));
+  const raw = makeLookup(vars, json);
+  const memo = new Map<string, string | undefined>();
+  const active = new Set<string>();
+  const lookup = (name: string): string | undefined => {
+    if (memo.has(name)) return memo.get(name);
+    if (active.has(name)) return undefined;
+    active.add(name);
+    const v = raw(name);
+    const filled = v !== undefined && !(name in vars) && v.includes('{') ? fillPlaceholders(v, lookup) : v;
+    active.delete(name);
+    memo.set(name, filled);
+    return filled;
+  };
+  const fill = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.includes('{') || v.includes('}') ? fillPlaceholders(v, lookup) : v;
+    if (Array.isArray(v)) return v.some((x) => typeof x === 'object' || typeof x === 'string') ? v.map(fill) : v;
+    if (isPlainObject(v)) {
+      const out: Record<string, any> = {};
+      for (const k in v) out[k] = fill(v[k]);
+      return out;
+    }
     return v;
   };
-  return strict(cur) as Record<string, any>;
+  return fill(json) as Record<string, any>;
 }
 
 export interface BuildContext {

@@ -116,10 +116,16 @@ function dedupe(diags: Diagnostic[]): Diagnostic[] {
   return diags.filter((d) => { const k = `${d.file}:${d.line}:${d.message}`; if (seen.has(k)) return false; seen.add(k); return true; });
 }
 
+const definitions = new WeakMap<Stage, Definition>();
+
+/** One definition object per stage, so the plan can compare it once and cache the comparison. */
 export function definitionOf(pipeline: Pipeline, stage: Stage): Definition {
+  const cached = definitions.get(stage);
+  if (cached) return cached;
   const def: Definition = { runner: stage.run, module: stage.module };
   if (stage.command) def.command = stage.command;
   if (stage.run === 'python-module') def.python = stage.python ?? pipeline.python;
   if (stage.run === 'builtin') def.version = builtinVersion(stage.module);
+  definitions.set(stage, def);
   return def;
 }

@@ -20,14 +20,24 @@ export interface PlanInput {
   stat: (path: string) => Signature | undefined;
   /** mtime for adoption, separate from the signature because --checksum signatures carry none. */
   mtimeNs: (path: string) => bigint | undefined;
+  /** The input JSON of the last run, read only when its hash differs, to name the changed key. */
+  previousInput: (job: Job) => unknown;
   forceAll?: boolean;
   forceStages?: Set<string>;
 }
 
 const definitionFields: Array<keyof Definition> = ['runner', 'module', 'command', 'python', 'version'];
 
+const definitionKeys = new WeakMap<Definition, string>();
+function keyOf(d: Definition): string {
+  let k = definitionKeys.get(d);
+  if (k === undefined) { k = stableStringify(d); definitionKeys.set(d, k); }
+  return k;
+}
+
 function definitionChange(before: Definition | undefined, after: Definition): Reason | undefined {
   if (!before) return { kind: 'definition-changed', field: 'definition', before: '(none)', after: after.runner };
+  if (stableStringify(before) === keyOf(after)) return undefined;
   for (const f of definitionFields) {
     const a = stableStringify(before[f]), b = stableStringify(after[f]);
     if (a !== b) return { kind: 'definition-changed', field: f, before: before[f] === undefined ? '(none)' : fmt(before[f]), after: after[f] === undefined ? '(none)' : fmt(after[f]) };
@@ -95,7 +105,7 @@ function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed
   if (defChange) return { run: true, reason: defChange };
 
   if (rec.inputHash !== job.input.hash) {
-    const diff = firstDifference(rec.inputJson, job.input.json);
+    const diff = firstDifference(p.previousInput(job), job.input.json);
     return { run: true, reason: { kind: 'params-changed', key: diff?.key ?? '(input JSON)', before: diff?.before, after: diff?.after } };
   }
 

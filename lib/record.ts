@@ -34,7 +34,7 @@ export interface JobRecord {
   /** Why an `interrupted` run was stopped, when something other than a signal stopped it (watch). */
   stoppedBecause?: string;
   definition?: Definition;
-  inputJson?: unknown;
+  /** The input JSON itself is the job's input.json, written before the run this record describes. */
   inputHash?: string;
   inputs?: Record<string, Signature | null>;
   outputs?: Record<string, Signature>;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { newAjv } from './ajv.js';
 import { stagesSourceDir } from './paths.js';
+import { compiledValidators } from './compileSchemas.js';
 import type { Stage } from './config.js';
 
 export interface StageSchema {
@@ -27,19 +28,29 @@ function sharedAjv() {
   return ajv;
 }
 
+const fileOf = new WeakMap<Stage, string | null>();
+
 export function schemaFileFor(stage: Stage): string | undefined {
-  if (stage.schemaFile) return stage.schemaFile;
-  const file = path.join(stagesSourceDir, stage.module, 'schema.json');
-  return fs.existsSync(file) ? file : undefined;
+  let f = fileOf.get(stage);
+  if (f === undefined) {
+    const file = stage.schemaFile ?? path.join(stagesSourceDir, stage.module, 'schema.json');
+    f = stage.schemaFile || fs.existsSync(file) ? file : null;
+    fileOf.set(stage, f);
+  }
+  return f ?? undefined;
 }
 
 export function loadStageSchema(file: string): StageSchema {
   const cached = byFile.get(file);
   if (cached) return cached;
-  const a = sharedAjv();
   const schema = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const existing = schema.$id ? a.getSchema(schema.$id) : undefined;
-  const validate = existing ?? a.compile(schema);
+  // Shipped schemas come precompiled from the build; a lab's own schema is compiled here.
+  const shipped = path.dirname(path.dirname(file)) === stagesSourceDir && schema.$id ? compiledValidators()?.[schema.$id] : undefined;
+  let validate = shipped as ValidateFunction | undefined;
+  if (!validate) {
+    const a = sharedAjv();
+    validate = (schema.$id ? a.getSchema(schema.$id) : undefined) ?? a.compile(schema);
+  }
   const entry = { file, validate, sections: Object.keys(schema.properties ?? {}) };
   byFile.set(file, entry);
   return entry;

@@ -6,7 +6,7 @@ import type { Job } from '../lib/job.js';
 import type { RecordingState } from '../lib/record.js';
 import { describeReason } from '../lib/reason.js';
 
-interface Lab { jobs: Job[]; files: Map<string, string>; state: RecordingState }
+interface Lab { jobs: Job[]; files: Map<string, string>; state: RecordingState; previous?: unknown }
 
 function lab(temp = false): Lab {
   const mk = (name: string, ins: string[], outs: string[], deps: Job[]): Job => {
@@ -23,12 +23,12 @@ function lab(temp = false): Lab {
   const b = mk('b', ['/a.out'], ['/b.out'], [a]);
   const c = mk('c', ['/b.out'], ['/c.out'], [b]);
   const files = new Map([['/raw', '1:1:1'], ['/a.out', '2:2:2'], ['/b.out', '3:3:3'], ['/c.out', '4:4:4']]);
-  const rec = (j: Job) => ({ status: 'done' as const, definition: j.definition, inputJson: j.input.json, inputHash: 'h1', inputs: Object.fromEntries(j.inputs.map((i) => [i.path, files.get(i.path)!])), outputs: Object.fromEntries(j.outputs.map((o) => [o, files.get(o)!])) });
+  const rec = (j: Job) => ({ status: 'done' as const, definition: j.definition, inputHash: 'h1', inputs: Object.fromEntries(j.inputs.map((i) => [i.path, files.get(i.path)!])), outputs: Object.fromEntries(j.outputs.map((o) => [o, files.get(o)!])) });
   return { jobs: [a, b, c], files, state: { version: 1, jobs: { a: rec(a), b: rec(b), c: rec(c) } } };
 }
 
 function plan(l: Lab, extra: Partial<Parameters<typeof planJobs>[0]> = {}): string[] {
-  const d = planJobs({ jobs: l.jobs, states: () => l.state, stat: (p) => l.files.get(p), mtimeNs: (p) => (l.files.has(p) ? BigInt(l.files.get(p)!.split(':')[1]) : undefined), ...extra });
+  const d = planJobs({ jobs: l.jobs, states: () => l.state, stat: (p) => l.files.get(p), mtimeNs: (p) => (l.files.has(p) ? BigInt(l.files.get(p)!.split(':')[1]) : undefined), previousInput: () => l.previous, ...extra });
   return l.jobs.map((j) => `${j.stage.name}: ${show(d.get(j.id)!)}`);
 }
 function show(d: Decision): string {
@@ -59,7 +59,7 @@ test('the fixed order: interrupted before missing output before definition befor
   assert.equal(plan(m)[1], 'b: definition changed: command old -> b');
   const n = lab();
   n.state.jobs.b.inputHash = 'h0';
-  n.state.jobs.b.inputJson = { p: { v: 0 } };
+  n.previous = { p: { v: 0 } };
   n.files.set('/a.out', '5:5:5');
   assert.equal(plan(n).slice(1), ['b: params changed: p.v 0 -> 1', 'c: upstream reran: b']);
 });

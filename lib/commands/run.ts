@@ -2,7 +2,11 @@
 import type { CliOptions } from '../cli.js';
 import { printDiagnostics } from '../cli.js';
 import type { Io } from '../io.js';
-import { openEngine, type Engine } from '../engine.js';
+import { loadAll, jobsFor, type Engine, type EngineOptions } from '../engine.js';
+import { discoverRecordings, type Recording } from '../recordings.js';
+import type { Pipeline } from '../config.js';
+import type { SetValue } from '../inputJson.js';
+import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
 import type { Job } from '../job.js';
 import type { Decision } from '../plan.js';
 import { describeReason } from '../reason.js';
@@ -50,18 +54,18 @@ export function reportBlocked(engine: Engine, decisions: Map<string, Decision>, 
   return n;
 }
 
-export function schedulerFor(engine: Engine, o: CliOptions, io: Io, emit: Emit): Scheduler {
+export function schedulerFor(pipeline: Pipeline, replan: (recordingDir: string) => Map<string, Decision>, o: CliOptions, io: Io, emit: Emit): Scheduler {
   return new Scheduler({
-    pipeline: engine.pipeline,
+    pipeline,
     maxJobs: o.jobs,
     keepGoing: o.keepGoing,
-    pools: new Pools(defaultPoolDir(io.env), engine.pipeline.resources),
+    pools: new Pools(defaultPoolDir(io.env), pipeline.resources),
     checksum: o.checksum,
     shuffle: o.shuffle || !!io.env.EPHYS_MAKE_SHUFFLE,
     waitForLocks: o.wait,
     env: io.env,
     emit,
-    replan: (dir) => engine.plan(engine.byRecording.get(dir) ?? []),
+    replan,
   });
 }
 
@@ -78,36 +82,73 @@ export function runnable(engine: Engine, decisions: Map<string, Decision>): Arra
   return out;
 }
 
-export async function run(o: CliOptions, io: Io): Promise<number> {
-  const opened = openEngine(engineOptions(o, io));
-  if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
-  const engine = opened.value;
-  const decisions = engine.plan();
+/**
+ * Plan recording by recording, keeping only recordings with work: a no-op run over thousands of
+ * recordings then holds one recording's jobs at a time.
+ */
+export interface PlannedRun {
+  engines: Map<string, Engine>;
+  toRun: Array<{ job: Job; reason: string }>;
+  fresh: Job[];
+  counts: ReturnType<typeof planCounts>;
+  blockedJobs: Array<{ job: Job; path: string }>;
+}
 
-  if (o.dryRun) {
-    io.out(explainLines(engine, decisions, 'would run '));
+export function planRecordings(base: Omit<Engine, 'jobs' | 'byRecording' | 'plan' | 'recordings'> & { sets: SetValue[] }, recordings: Recording[], opts: EngineOptions,
+  onRecording: (engine: Engine, decisions: Map<string, Decision>) => void): Result<PlannedRun> {
+  const diags: Diagnostic[] = [];
+  const run: PlannedRun = { engines: new Map(), toRun: [], fresh: [], counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 }, blockedJobs: [] };
+  for (const rec of recordings) {
+    const e = jobsFor(base.pipeline, base.graph, base.stageNames, base.sets, [rec], opts);
+    if (!e.ok) { diags.push(...e.diagnostics); continue; }
+    const engine = e.value;
+    const decisions = engine.plan();
     const c = planCounts(engine, decisions);
-    io.out(c.toRun === 0 && c.blocked === 0 ? `nothing to do: ${c.total} jobs up to date\n` : `${c.toRun} of ${c.total} jobs would run${c.blocked ? `, ${c.blocked} cannot run` : ''}\n`);
-    return c.blocked ? 1 : 0;
+    run.counts.total += c.total; run.counts.toRun += c.toRun; run.counts.upToDate += c.upToDate; run.counts.blocked += c.blocked;
+    if (diags.length) continue;
+    onRecording(engine, decisions);
+    if (c.toRun || c.blocked) {
+      run.engines.set(rec.dir, engine);
+      run.toRun.push(...runnable(engine, decisions));
+      for (const job of engine.jobs) {
+        const d = decisions.get(job.id)!;
+        if (!d.run && 'fresh' in d) run.fresh.push(job);
+        if (!d.run && 'blocked' in d) run.blockedJobs.push({ job, path: d.blocked.path });
+      }
+    }
   }
-  if (o.explain) io.out(explainLines(engine, decisions, 'run '));
+  return diags.length ? fail(...diags) : ok(run);
+}
 
-  const reporter = makeReporter(io);
-  const emit = reporter.emit;
-  const fresh: Job[] = [];
-  for (const job of engine.jobs) {
-    const d = decisions.get(job.id)!;
-    if (!d.run && 'fresh' in d) {
-      fresh.push(job);
-      if (d.fresh.kind === 'adopted') {
+export async function run(o: CliOptions, io: Io): Promise<number> {
+  const opts = engineOptions(o, io);
+  const base = loadAll(opts);
+  if (!base.ok) return printDiagnostics(io, base.diagnostics);
+  const recordings = discoverRecordings(base.value.pipeline, { root: opts.root, dirs: opts.dirs, cwd: opts.cwd });
+  if (!recordings.ok) return printDiagnostics(io, recordings.diagnostics);
+
+  const reporter = o.dryRun ? undefined : makeReporter(io);
+  const emit: Emit = reporter ? reporter.emit : () => {};
+  const planned = planRecordings(base.value, recordings.value, opts, (engine, decisions) => {
+    if (o.dryRun || o.explain) io.out(explainLines(engine, decisions, o.dryRun ? 'would run ' : 'run '));
+    if (o.dryRun) return;
+    for (const job of engine.jobs) {
+      const d = decisions.get(job.id)!;
+      if (!d.run && 'fresh' in d && d.fresh.kind === 'adopted') {
         writeAdoptionRecord(job, o.checksum);
         emit({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
       }
     }
+  });
+  if (!planned.ok) { reporter?.close(); return printDiagnostics(io, planned.diagnostics); }
+  const { counts, engines, toRun, fresh, blockedJobs } = planned.value;
+  if (o.dryRun) {
+    io.out(counts.toRun === 0 && counts.blocked === 0 ? `nothing to do: ${counts.total} jobs up to date\n` : `${counts.toRun} of ${counts.total} jobs would run${counts.blocked ? `, ${counts.blocked} cannot run` : ''}\n`);
+    return counts.blocked ? 1 : 0;
   }
-  emit(planCounts(engine, decisions));
-  const blocked = reportBlocked(engine, decisions, emit);
-  const scheduler = schedulerFor(engine, o, io, emit);
+  emit(counts);
+  for (const b of blockedJobs) emit({ type: 'job-skipped', job: b.job, why: 'blocked', detail: `input missing: ${b.path} (no stage makes it)` });
+  const scheduler = schedulerFor(base.value.pipeline, (dir) => engines.get(dir)!.plan(), o, io, emit);
 
   let stoppedBy: string | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -119,14 +160,14 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    scheduler.add(blocked && !o.keepGoing ? [] : runnable(engine, decisions), fresh);
+    scheduler.add(blockedJobs.length && !o.keepGoing ? [] : toRun, fresh);
     const summary = await scheduler.idle();
-    const failed = summary.failed + blocked;
+    const failed = summary.failed + blockedJobs.length;
     if (summary.done || failed) emit({ type: 'message', level: 'info', text: `${summary.done} job${summary.done === 1 ? '' : 's'} done, ${failed} failed${summary.skipped ? `, ${summary.skipped} not run` : ''}` });
     if (stoppedBy) return 130;
     return failed ? 1 : 0;
   } finally {
-    reporter.close();
+    reporter?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
