@@ -259,9 +259,10 @@ test('create_input_json.py\'s misspelt postprocessing key changes nothing the mo
   });
 }));
 
-// Engine behaviour the comparison above leaves out. Skipped until the engine has it: the input
-// JSON still names an in_place source, and layout.ts does not read recordings yet. Un-skip then.
-const pending = test.skip;
+// Engine behaviour the comparison above leaves out, run only with EPHYS_MAKE_PENDING_TESTS=1
+// until the engine has it (the input JSON still names an in_place source, and layout.ts does not
+// read recordings yet); then make them plain tests.
+const pending = (name: string, fn: () => Promise<void>) => { if (process.env.EPHYS_MAKE_PENDING_TESTS) test(name, fn); };
 
 pending('in_place: the module\'s input JSON names the engine-made copy, not the source', timed(async () => {
   const lab = makeLab('spikeglx', true);
