@@ -1,8 +1,15 @@
-import Ajv, { type Options } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Options } from 'ajv';
 
-/** One Ajv configuration for every schema: all errors at once, defaults filled, verbose for hints. */
-export function newAjv(extra: Options = {}) {
-  // ajv's CommonJS default export needs unwrapping under nodenext.
-  const AjvClass = ((Ajv as any).default ?? Ajv) as typeof Ajv.default;
-  return new AjvClass({ allErrors: true, useDefaults: true, verbose: true, strict: false, ...extra });
+type AjvClass = typeof import('ajv').default;
+export type AjvInstance = InstanceType<AjvClass>;
+
+/**
+ * One Ajv configuration for every schema: all errors at once, defaults filled, verbose for hints.
+ * Loaded on first use only: shipped schemas come precompiled, so most runs never need Ajv itself.
+ */
+export function newAjv(extra: Options = {}): AjvInstance {
+  const mod = createRequire(import.meta.url)('ajv');
+  const Ajv = (mod.default ?? mod) as AjvClass;
+  return new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: false, ...extra });
 }
