@@ -174,7 +174,7 @@ export function interpretSpikeGlxMeta(meta: MetaFile, lfMeta?: MetaFile): MetaRe
   const partNumber = r.entry('imDatPrb_pn')?.value;
   const rangeMax = r.number('imAiRangeMax');
   const rangeMin = r.number('imAiRangeMin');
-  const maxInt = r.has('imMaxInt') ? r.number('imMaxInt', { integer: true }) : defaultMaxInt(typeCode);
+  const maxInt = r.has('imMaxInt') ? positive(r, 'imMaxInt', r.number('imMaxInt', { integer: true })) : defaultMaxInt(typeCode);
   const apGain = readApGain(r, typeCode, probeType);
 
   if (numChannels !== undefined && counts && counts[0] + counts[1] + counts[2] !== numChannels) {

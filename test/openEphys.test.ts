@@ -6,6 +6,7 @@ import {
   describeFolder, ephysParamsFromOpenEphys, float32Decimal, parseOebin, probeForFolder, readOebin, readSettingsXmlStreams,
 } from '../lib/openEphys.js';
 import { formatDiagnostic, type Result } from '../lib/diagnostic.js';
+import { openEphysAcqFor, openEphysFolderNames, referenceChannelsForAcq } from '../lib/probeTypes.js';
 
 const threeA = [36, 75, 112, 151, 188, 227, 264, 303, 340, 379];
 
@@ -106,6 +107,14 @@ test('folder names alone (Allen extracted layout, no structure.oebin)', timed(()
   assert.equal(describeFolder('Neuropix-PXI-3-probe2-AP'), { kind: 'ap', probe: 'Neuropix-PXI-3-probe2', acq: 'PXI', referenceChannels: [191] });
   assert.equal(describeFolder('Neuropix-3b-100.0').referenceChannels, [191]);
   assert.equal(describeFolder('Rhythm_FPGA-100.0'), { kind: 'other', probe: 'Rhythm_FPGA-100.0', referenceChannels: [] });
+}));
+
+test('Allen folder names and acquisition systems by probe type', timed(() => {
+  assert.equal([openEphysAcqFor('3A'), openEphysAcqFor('3B2'), openEphysAcqFor('NP1')], ['3a', 'PXI', 'PXI']);
+  assert.equal(openEphysFolderNames('3a'), { ap: 'Neuropix-3a-100.0', lfp: 'Neuropix-3a-100.1' });
+  assert.equal(openEphysFolderNames('PXI'), { ap: 'Neuropix-PXI-100.0', lfp: 'Neuropix-PXI-100.1' });
+  assert.equal(referenceChannelsForAcq('3a'), threeA);
+  assert.equal(referenceChannelsForAcq('PXI'), [191]);
 }));
 
 test('float32 bit_volts become the decimal the modules are given', timed(() => {

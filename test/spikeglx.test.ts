@@ -194,6 +194,11 @@ test('every problem is reported at once, each naming its key', timed(() => {
   ]);
 }));
 
+test('a zero imMaxInt is refused rather than dividing by it', timed(() => {
+  const p = writeRun(apMeta({ type: 0, extra: { imMaxInt: '0' } }));
+  assert.match(errorLines(readSpikeGlxMeta(p), '/')[0], /error: key 'imMaxInt' is 0, expected a positive number$/);
+}));
+
 test('channel counts must add up to nSavedChans', timed(() => {
   const p = writeRun(apMeta({ type: 0, extra: { nSavedChans: '384' } }));
   assert.match(errorLines(readSpikeGlxMeta(p), '/')[0], /error: key 'snsApLfSy' counts 384\+0\+1 channels but nSavedChans is 384$/);
