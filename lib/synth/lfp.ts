@@ -22,7 +22,7 @@ const rhythms: Array<[number, number, number]> = [
 ];
 
 /** Channels above the surface over which the rhythms fade by e. */
-const surfaceFadeChannels = 2.5;
+const surfaceFadeChannels = 1.5;
 const commonLfNoiseUv = 10;
 
 export interface LfpModel {

@@ -48,18 +48,19 @@ function waveform(rng: Rng, sampleRateHz: number): Float32Array {
   const peakDelayMs = rng.uniform(0.3, 0.55);
   const peakWidthMs = rng.uniform(0.14, 0.28);
   const peakRatio = rng.uniform(0.2, 0.45);
+  const shape = (t: number) => -Math.exp(-0.5 * (t / troughWidthMs) ** 2) + peakRatio * Math.exp(-0.5 * ((t - peakDelayMs) / peakWidthMs) ** 2);
+  // The rising peak pulls the sum's minimum slightly before the trough Gaussian's centre; find
+  // it, so that the sampled trough falls exactly on troughSample, where the spike time points.
+  let tMin = 0;
+  for (let t = -0.1; t <= 0.01; t += 0.0005) if (shape(t) < shape(tMin)) tMin = t;
   const w = new Float32Array(templateSamples);
-  let min = 0;
   for (let k = 0; k < templateSamples; k++) {
-    const t = (k - troughSample) * msPerSample;
-    const trough = -Math.exp(-0.5 * (t / troughWidthMs) ** 2);
-    const peak = peakRatio * Math.exp(-0.5 * ((t - peakDelayMs) / peakWidthMs) ** 2);
     const edge = Math.min(k, templateSamples - 1 - k);
     const taper = edge >= 6 ? 1 : 0.5 - 0.5 * Math.cos((Math.PI * edge) / 6);
-    w[k] = (trough + peak) * taper;
-    min = Math.min(min, w[k]);
+    w[k] = shape((k - troughSample) * msPerSample + tMin) * taper;
   }
-  for (let k = 0; k < templateSamples; k++) w[k] /= -min;
+  const depth = -w[troughSample];
+  for (let k = 0; k < templateSamples; k++) w[k] /= depth;
   return w;
 }
 
