@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Pipeline } from './config.js';
 import type { Job } from './job.js';
-import { writeFileAtomic, partialPath } from './atomicFile.js';
+import { writeFileAtomic } from './atomicFile.js';
+import { copyForInPlace } from './inPlaceCopy.js';
 import { updateRecord, type JobRecord } from './record.js';
 import { appendRun } from './runLog.js';
 import { checksumSignature, formatBytes, statSignature, type Signature } from './signature.js';
@@ -98,18 +99,14 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
     }));
 
     for (const c of job.inPlace) {
-      // The module may rewrite this file; it gets a copy (a reflink where the file system can)
-      // so the source stays pristine and a rerun starts again from it.
-      fs.mkdirSync(path.dirname(c.copy), { recursive: true });
-      const tmp = partialPath(c.copy);
+      // The module may rewrite this file or folder; it gets a copy so the source stays pristine
+      // and a rerun starts again from it.
       try {
-        await fs.promises.copyFile(c.source, tmp, fs.constants.COPYFILE_FICLONE);
-        fs.renameSync(tmp, c.copy);
+        const n = await copyForInPlace(c.source, c.copy);
+        fs.appendFileSync(job.logPath, `copied ${c.source} -> ${c.copy} (in_place ${c.key}, ${n} file${n === 1 ? '' : 's'})\n`);
       } catch (err: any) {
-        fs.rmSync(tmp, { force: true });
-        return finish({ status: 'failed', exitCode: null }, { status: 'failed', message: `cannot copy ${c.source} for in_place: ${err.message}` });
+        return finish({ status: 'failed', exitCode: null }, { status: 'failed', message: `cannot copy ${c.source} for in_place ${c.key}: ${err.message}` });
       }
-      fs.appendFileSync(job.logPath, `copied ${c.source} -> ${c.copy} (in_place ${c.key})\n`);
     }
     if (interrupted) return finish({ status: 'interrupted', stoppedBecause }, { status: 'interrupted' });
 

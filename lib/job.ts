@@ -7,7 +7,7 @@ import type { Pipeline, Stage } from './config.js';
 import type { StageGraph } from './graph.js';
 import type { Recording } from './recordings.js';
 import { stateDir } from './recordings.js';
-import { buildInputJson, type JobInput, type SetValue } from './inputJson.js';
+import { buildInputJson, hashJson, makeLookup, isPlainObject, type JobInput, type SetValue } from './inputJson.js';
 import { recordingLayers } from './recordingParams.js';
 import { fillPlaceholders, PlaceholderError } from './template.js';
 import type { Definition } from './record.js';
@@ -71,7 +71,7 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
       const vars = engineVars(rec, stage, jobDir);
       const built = buildInputJson({ pipeline, stage, recording: rec, vars, layers: layers.value, sets });
       if (!built.ok) { diags.push(...built.diagnostics); continue; }
-      const input = built.value;
+      let input = built.value;
       const fill = (t: string, segs: string[]): string | undefined => {
         try {
           return fillPlaceholders(t, input.lookup);
@@ -89,6 +89,8 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
         if (source === undefined) diags.push({ ...spanAt(pipeline.source, ['stages', stage.name, 'in_place', key], true), message: `stage '${stage.name}': in_place key '${key}' is not a value of its input JSON` });
         return { key, source: abs(source), copy: abs(fill(copy, ['in_place', key])) };
       });
+      // The module is told about the copy, never the source.
+      if (inPlace.length) input = withValues(input, inPlace.map((c) => [c.key, c.copy]), vars);
       const argv = stage.command?.map((w, i) => fill(w, ['command', String(i)]) ?? '');
       const job: Job = {
         id: `${rec.name}:${stage.name}`,
@@ -128,4 +130,21 @@ export function definitionOf(pipeline: Pipeline, stage: Stage): Definition {
   if (stage.run === 'builtin') def.version = builtinVersion(stage.module);
   definitions.set(stage, def);
   return def;
+}
+
+/** Replace values named like placeholders (a dotted path or a unique leaf key) and rehash. */
+function withValues(input: JobInput, values: Array<[string, string]>, vars: Record<string, string>): JobInput {
+  const json = structuredClone(input.json);
+  for (const [key, value] of values) {
+    if (key.includes('.')) {
+      const segs = key.split('.');
+      let cur: any = json;
+      for (const s of segs.slice(0, -1)) cur = cur?.[s];
+      if (isPlainObject(cur)) cur[segs[segs.length - 1]] = value;
+      continue;
+    }
+    const visit = (o: Record<string, any>) => { for (const k of Object.keys(o)) { if (k === key && !isPlainObject(o[k])) o[k] = value; else if (isPlainObject(o[k])) visit(o[k]); } };
+    visit(json);
+  }
+  return { ...input, json, hash: hashJson(json), lookup: makeLookup(vars, json) };
 }

@@ -1,9 +1,63 @@
-/** Which acquisition layout a recording has, and the ephys_params it implies. */
+/**
+ * Values a recording's acquisition files determine (channel count, sample rates, µV per bit,
+ * reference channels, the LFP file), read from SpikeGLX `.meta` or Open Ephys `structure.oebin`
+ * and layered over pipeline.yaml's params.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Layout } from './config.js';
 import type { Recording } from './recordings.js';
 import type { Layer } from './inputJson.js';
-import { ok, type Result } from './diagnostic.js';
+import { metaPathForBin, readSpikeGlxMeta } from './spikeglx.js';
+import { allenProbeType } from './probeTypes.js';
+import { ephysParamsFromOpenEphys, probeForFolder, readOebin } from './openEphys.js';
+import { fail, ok, type Result } from './diagnostic.js';
 
-export function layoutLayer(_layout: Layout, _rec: Recording): Result<Layer | undefined> {
-  return ok(undefined);
+function defined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+function spikeGlx(rec: Recording, required: boolean): Result<Layer | undefined> {
+  const meta = metaPathForBin(rec.marker);
+  if (!fs.existsSync(meta)) {
+    return required ? fail({ file: rec.marker, message: `layout spikeglx: no ${path.basename(meta)} beside ${path.basename(rec.marker)} (SpikeGLX writes it when the file is closed)` }) : ok(undefined);
+  }
+  const m = readSpikeGlxMeta(meta);
+  if (!m.ok) return m;
+  // The Allen kilosort_helper loads neuropixPhase<probe_type>_kilosortChanMap.mat, which exists
+  // for 3A/3B1/3B2 only: NP1.0 is named 3B2 there; other types keep SpikeGLX's name.
+  const values = defined({ ...m.value.ephysParams });
+  values.probe_type = allenProbeType(m.value.ephysParams.probe_type) ?? m.value.ephysParams.probe_type;
+  return ok({ source: meta, params: { ephys_params: values } });
+}
+
+function openEphys(rec: Recording, required: boolean): Result<Layer | undefined> {
+  // structure.oebin sits in the recording folder (the one holding continuous/), or one level up.
+  const candidates = [path.join(rec.dir, 'structure.oebin'), path.join(path.dirname(rec.dir), 'structure.oebin')];
+  const oebinPath = candidates.find((p) => fs.existsSync(p));
+  if (!oebinPath) {
+    return required ? fail({ file: rec.dir, message: `layout openephys: no structure.oebin in ${rec.dir}` }) : ok(undefined);
+  }
+  const oebin = readOebin(oebinPath);
+  if (!oebin.ok) return oebin;
+  const folder = path.basename(path.dirname(rec.marker));
+  const probe = probeForFolder(oebin.value, oebin.value.probes.length > 1 ? folder : undefined);
+  if (!probe.ok) return probe;
+  const params = ephysParamsFromOpenEphys(probe.value);
+  if (!params.ok) return params;
+  const values = defined({ ...params.value });
+  // The oebin names files relative to its own folder.
+  if (typeof values.lfp_band_file === 'string') values.lfp_band_file = path.resolve(path.dirname(oebinPath), values.lfp_band_file);
+  return ok({ source: oebinPath, params: { ephys_params: values } });
+}
+
+export function layoutLayer(layout: Layout, rec: Recording): Result<Layer | undefined> {
+  switch (layout) {
+    case 'none': return ok(undefined);
+    case 'spikeglx': return spikeGlx(rec, true);
+    case 'openephys': return openEphys(rec, true);
+    case 'auto':
+      if (rec.marker.endsWith('.bin') && fs.existsSync(metaPathForBin(rec.marker))) return spikeGlx(rec, false);
+      return openEphys(rec, false);
+  }
 }

@@ -259,12 +259,8 @@ test('create_input_json.py\'s misspelt postprocessing key changes nothing the mo
   });
 }));
 
-// Engine behaviour the comparison above leaves out, run only with EPHYS_MAKE_PENDING_TESTS=1
-// until the engine has it (the input JSON still names an in_place source, and layout.ts does not
-// read recordings yet); then make them plain tests.
-const pending = (name: string, fn: () => Promise<void>) => { if (process.env.EPHYS_MAKE_PENDING_TESTS) test(name, fn); };
 
-pending('in_place: the module\'s input JSON names the engine-made copy, not the source', timed(async () => {
+test('in_place: the module\'s input JSON names the engine-made copy, not the source', timed(async () => {
   const lab = makeLab('spikeglx', true);
   const ms = await inputJsonOf(lab, 'median_subtraction');
   assert.is(ms.ephys_params.ap_band_file, path.join(lab.rec, 'continuous_ms.dat'));
@@ -273,9 +269,10 @@ pending('in_place: the module\'s input JSON names the engine-made copy, not the 
 }, 60_000));
 
 for (const layout of ['openephys', 'spikeglx'] as Layout[]) {
-  pending(`${layout}: layout: auto reads the recording's own values (no ephys-make.yaml)`, timed(async () => {
+  test(`${layout}: layout: auto reads the recording's own values (no ephys-make.yaml)`, timed(async () => {
     const lab = makeLab(layout);
-    const values = recordingValuesFor(layout, lab);
+    // NP1.0 goes to the Allen modules under their name for it, 3B2 (its channel map file's name).
+    const values = { ...recordingValuesFor(layout, lab), ...(layout === 'spikeglx' ? { probe_type: '3B2' } : {}) };
     const json = await inputJsonOf(lab, 'depth_estimation');
     for (const [k, v] of Object.entries(values)) assert.equal(json.ephys_params[k], v, `ephys_params.${k}`);
   }, 60_000));
