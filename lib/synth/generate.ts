@@ -248,7 +248,7 @@ async function renderBinaries(r: Resolved, m: RecordingModel, spikes: SpikeTrain
   const lf = lfPath ? new PartialFile(lfPath) : undefined;
   const total = chunkCount(m);
   const bytesTotal = (m.samples + (lf ? m.lfSamples : 0)) * m.savedChannels * 2;
-  const inFlight = Math.max(2, 3 * pool.size);
+  const inFlight = Math.max(2, 4 * pool.size);
   const queue: Array<Promise<ChunkResult>> = [];
   let next = 0;
   const submit = () => {

@@ -9,7 +9,7 @@ import type { ChannelModel } from './channels.js';
 import type { Site } from './probe.js';
 import { humAmplitudeUv, humHz } from './channels.js';
 import { type RecordingModel, syncValue } from './model.js';
-import { Scratch } from './render.js';
+import { Scratch } from './scratch.js';
 
 const scratch = new Scratch();
 
