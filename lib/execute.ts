@@ -159,7 +159,8 @@ function spaceProblem(job: Job, _pipeline: Pipeline): string | undefined {
   let need: number;
   if ('bytes' in sp) need = sp.bytes;
   else {
-    const file = job.input.lookup(sp.of);
+    // An in_place value names the copy, which does not exist yet: size its source.
+    const file = job.inPlace.find((c) => c.key === sp.of)?.source ?? job.input.lookup(sp.of);
     if (!file) return `space: '${sp.of}' is not a value of the input JSON`;
     const st = fs.statSync(path.resolve(job.recording.dir, file), { throwIfNoEntry: false });
     if (!st) return `space: cannot size ${file} (${sp.of})`;
