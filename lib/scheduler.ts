@@ -127,11 +127,14 @@ export class Scheduler {
     this.pump();
   }
 
-  /** How many of a recording's jobs are queued or running. */
-  activeJobs(dir: string): number {
-    let n = 0;
-    for (const e of this.order) if (e.job.recording.dir === dir && (e.state === 'queued' || e.state === 'running')) n++;
-    return n;
+  /** Queued and running jobs, of one recording or of all. */
+  jobCounts(dir?: string): { queued: number; running: number } {
+    let queued = 0, running = 0;
+    for (const e of this.order) {
+      if (dir !== undefined && e.job.recording.dir !== dir) continue;
+      if (e.state === 'queued') queued++; else if (e.state === 'running') running++;
+    }
+    return { queued, running };
   }
 
   /** Watch: pipeline.yaml changed; jobs launched from now on use these. */
