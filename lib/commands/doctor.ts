@@ -1,7 +1,92 @@
+/**
+ * `ephys-make doctor`: for the pipeline in use, check that what each stage needs is there (the
+ * interpreter and its module, a command's program, a built-in, executables and repositories named
+ * in params) and say how to fix what is missing. Runs nothing of the pipeline.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import type { CliOptions } from '../cli.js';
+import { printDiagnostics } from '../cli.js';
 import type { Io } from '../io.js';
+import { loadAll } from '../engine.js';
+import { engineOptions } from './run.js';
+import { interpreterArgv, pythonModulePrefix } from '../runners/argv.js';
+import { stagesBuildDir } from '../paths.js';
+import { deepMerge, isPlainObject } from '../inputJson.js';
+import type { Stage } from '../config.js';
 
-export async function doctor(_o: CliOptions, io: Io): Promise<number> {
-  io.err('ephys-make: doctor is not available yet\n');
-  return 2;
+/** Params naming things on disk that a module needs before it can start. */
+const pathKeys = ['median_subtraction_executable', 'median_subtraction_repo', 'kilosort_repository', 'matlab_home_directory', 'classifier_path', 'npx_extractor_executable'];
+
+function onPath(program: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (program.includes('/')) return fs.existsSync(program) ? program : undefined;
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    const p = path.join(dir, program);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return undefined;
+}
+
+function leaves(o: Record<string, any>, out: Array<[string, unknown]> = []): Array<[string, unknown]> {
+  for (const [k, v] of Object.entries(o)) { if (isPlainObject(v)) leaves(v, out); else out.push([k, v]); }
+  return out;
+}
+
+export function doctor(o: CliOptions, io: Io): number {
+  const loaded = loadAll({ ...engineOptions(o, io), targets: ['all'] });
+  if (!loaded.ok) return printDiagnostics(io, loaded.diagnostics);
+  const { pipeline, graph } = loaded.value;
+  let missing = 0;
+  const okLine = (stage: string, text: string) => io.out(`ok       ${stage}: ${text}\n`);
+  const bad = (stage: string, text: string, fix: string) => { missing++; io.out(`MISSING  ${stage}: ${text}\n         fix: ${fix}\n`); };
+  const checkedPython = new Map<string, boolean>();
+
+  const checkPython = (stage: Stage) => {
+    const python = stage.python ?? pipeline.python;
+    const argv = interpreterArgv(python);
+    const where = stage.python ? `stages.${stage.name}.python` : 'python';
+    if (!checkedPython.has(python)) {
+      const r = spawnSync(argv[0], [...argv.slice(1), '-c', 'import sys; print(sys.version.split()[0])'], { env: io.env, encoding: 'utf8', timeout: 60_000 });
+      checkedPython.set(python, r.status === 0);
+      if (r.status !== 0) bad(stage.name, `interpreter '${python}' does not run (${r.error?.message ?? r.stderr.trim().split('\n').pop()})`, `set '${where}' in ${path.basename(pipeline.file)} to a Python with ecephys_spike_sorting installed (a venv's bin/python, or conda:ENV)`);
+      else okLine(stage.name, `interpreter ${python} (Python ${r.stdout.trim()})`);
+    }
+    if (!checkedPython.get(python)) return;
+    const mod = pythonModulePrefix + stage.module;
+    const r = spawnSync(argv[0], [...argv.slice(1), '-c', `import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(${JSON.stringify(mod)}) else 3)`], { env: io.env, encoding: 'utf8', timeout: 60_000 });
+    if (r.status === 0) okLine(stage.name, `module ${mod}`);
+    else bad(stage.name, `module ${mod} is not importable with ${python}`, `install ecephys_spike_sorting into that environment (pip install -e <its repository>), or use 'run: builtin' where ephys-make has one`);
+    if (stage.module === 'kilosort_helper') {
+      const m = spawnSync(argv[0], [...argv.slice(1), '-c', 'import matlab.engine'], { env: io.env, encoding: 'utf8', timeout: 60_000 });
+      if (m.status === 0) okLine(stage.name, 'MATLAB engine for Python');
+      else bad(stage.name, 'the MATLAB engine for Python (matlab.engine) is not importable', 'install it from your MATLAB: cd <matlabroot>/extern/engines/python && python setup.py install');
+    }
+  };
+
+  for (const stage of graph.order) {
+    switch (stage.run) {
+      case 'python-module': checkPython(stage); break;
+      case 'builtin':
+        if (fs.existsSync(path.join(stagesBuildDir, stage.module, 'index.js'))) okLine(stage.name, `built-in ${stage.module}`);
+        else bad(stage.name, `no built-in stage '${stage.module}'`, `use one of: ${fs.readdirSync(stagesBuildDir).filter((d) => fs.existsSync(path.join(stagesBuildDir, d, 'index.js'))).join(', ')}; or run: python-module`);
+        break;
+      case 'command': {
+        const program = stage.command?.[0] ?? '';
+        if (program.includes('{')) { okLine(stage.name, `command ${program} (filled per recording; not checked)`); break; }
+        const found = onPath(program, io.env);
+        if (found) okLine(stage.name, `command ${found}`);
+        else bad(stage.name, `program '${program}' not found on PATH`, `install it, or give its full path in stages.${stage.name}.command`);
+        break;
+      }
+    }
+    const params = deepMerge(pipeline.params, stage.params);
+    for (const [key, value] of leaves(params)) {
+      if (!pathKeys.includes(key) || typeof value !== 'string' || value.includes('{')) continue;
+      if (fs.existsSync(value)) okLine(stage.name, `${key} ${value}`);
+      else bad(stage.name, `${key} ${value} does not exist`, `set ${key} in ${path.basename(pipeline.file)} to where it is on this machine`);
+    }
+  }
+  io.out(missing ? `\n${missing} thing${missing === 1 ? '' : 's'} missing\n` : '\neverything the pipeline needs is here\n');
+  return missing ? 1 : 0;
 }
