@@ -6,6 +6,7 @@
  * whether params changed.
  */
 import crypto from 'node:crypto';
+import path from 'node:path';
 import type { Pipeline, Sections, Stage } from './config.js';
 import type { Recording } from './recordings.js';
 import { fillPlaceholders, PlaceholderError } from './template.js';
@@ -24,6 +25,8 @@ export interface SetValue { target: string; path: string[]; value: unknown; text
 
 export interface JobInput {
   json: Record<string, any>;
+  /** Where values not from pipeline.yaml came from, by dotted key (for --explain). */
+  origins?: Map<string, string>;
   hash: string;
   lookup: (name: string) => string | undefined;
   schemaFile?: string;
@@ -155,12 +158,21 @@ export function buildInputJson(c: BuildContext): Result<JobInput> {
   const wanted = new Set([...(schema?.sections ?? stage.sections ?? Object.keys(pipeline.params)), ...Object.keys(stage.params)]);
   const keep = (k: string) => wanted.has(k);
   let json: Record<string, any> = deepMerge(pick(pipeline.params, keep), stage.params);
+  const origins = new Map<string, string>();
+  const note = (o: Record<string, any>, source: string, prefix = '') => {
+    for (const [k, v] of Object.entries(o)) { if (isPlainObject(v)) note(v, source, `${prefix}${k}.`); else origins.set(prefix + k, source); }
+  };
   for (const layer of c.layers) {
-    json = deepMerge(json, pick(layer.params, keep));
-    json = deepMerge(json, layer.stages?.[stage.name] ?? {});
+    const shared = pick(layer.params, keep), own = layer.stages?.[stage.name] ?? {};
+    json = deepMerge(deepMerge(json, shared), own);
+    note(shared, path.basename(layer.source));
+    note(own, path.basename(layer.source));
   }
   for (const s of c.sets) {
-    if (s.target === stage.name || (s.target === 'params' && keep(s.path[0]))) json = setPath(json, s.path, s.value);
+    if (s.target === stage.name || (s.target === 'params' && keep(s.path[0]))) {
+      json = setPath(json, s.path, s.value);
+      origins.set(s.path.join('.'), `--set ${s.text}`);
+    }
   }
   try {
     json = fillAll(json, c.vars);
@@ -184,7 +196,7 @@ export function buildInputJson(c: BuildContext): Result<JobInput> {
       return fail(...diags);
     }
   }
-  return ok({ json, hash: hashJson(json), lookup: makeLookup(c.vars, json), schemaFile });
+  return ok({ json, hash: hashJson(json), lookup: makeLookup(c.vars, json), schemaFile, origins });
 }
 
 function hasPath(obj: Record<string, any>, segs: string[], key: boolean): boolean {

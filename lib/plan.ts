@@ -106,7 +106,8 @@ function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed
 
   if (rec.inputHash !== job.input.hash) {
     const diff = firstDifference(p.previousInput(job), job.input.json);
-    return { run: true, reason: { kind: 'params-changed', key: diff?.key ?? '(input JSON)', before: diff?.before, after: diff?.after } };
+    const key = diff?.key ?? '(input JSON)';
+    return { run: true, reason: { kind: 'params-changed', key, before: diff?.before, after: diff?.after, source: job.input.origins?.get(key) } };
   }
 
   for (const inp of job.inputs) {

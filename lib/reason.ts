@@ -8,7 +8,7 @@ export type Reason =
   | { kind: 'interrupted'; pid?: number; host?: string; why?: string }
   | { kind: 'failed-before'; exitCode?: number | null; signal?: string | null }
   | { kind: 'definition-changed'; field: string; before: string; after: string }
-  | { kind: 'params-changed'; key: string; before: unknown; after: unknown }
+  | { kind: 'params-changed'; key: string; before: unknown; after: unknown; source?: string }
   | { kind: 'input-changed'; path: string; before: Signature | null; after: Signature | null }
   | { kind: 'input-newer'; input: string; output: string }
   | { kind: 'output-changed'; path: string }
@@ -43,7 +43,7 @@ export function describeReason(r: Reason): string {
     case 'interrupted': return `last run interrupted${r.pid ? ` (pid ${r.pid}${r.host ? ` on ${r.host}` : ''})` : ''}${r.why ? `: ${r.why}` : ''}`;
     case 'failed-before': return `last run failed${r.signal ? ` (${r.signal})` : r.exitCode != null ? ` (exit ${r.exitCode})` : ''}`;
     case 'definition-changed': return `definition changed: ${r.field} ${r.before} -> ${r.after}`;
-    case 'params-changed': return `params changed: ${r.key} ${value(r.before)} -> ${value(r.after)}`;
+    case 'params-changed': return `params changed: ${r.key} ${value(r.before)} -> ${value(r.after)}${r.source ? ` (from ${r.source})` : ''}`;
     case 'input-changed': return `input changed: ${path.basename(r.path)} (${sigChange(r.before, r.after)})`;
     case 'input-newer': return `input newer than output: ${path.basename(r.input)} is newer than ${path.basename(r.output)}`;
     case 'output-changed': return `output changed since the last run: ${path.basename(r.path)}`;

@@ -34,7 +34,7 @@ test('--set of a value in a stage input JSON reruns it and its downstream, namin
   const p = makeProject({ stages: fourStages() + `  e:\n    run: command\n    command: ${fakeCommand('{name}/e', ['{output}/c.out'], ['{output}/e.out'])}\n    inputs: ["{output}/c.out"]\n    outputs: ["{output}/e.out"]\n    sections: []\n` });
   assert.is((await p.run(['all'])).code, 0);
   const n = await p.run(['-n', '--set', 'c.c_params.threshold=5']);
-  assert.match(n.stdout, /^would run rec1 c: params changed: c_params\.threshold 4 -> 5$/m);
+  assert.match(n.stdout, /^would run rec1 c: params changed: c_params\.threshold 4 -> 5 \(from --set c\.c_params\.threshold=5\)$/m);
   assert.match(n.stdout, /^would run rec1 e: upstream reran: c$/m);
   assert.not.match(n.stdout, /rec1 [abd]:/);
   const r = await p.run(['all', '--set', 'c.c_params.threshold=5']);
@@ -43,10 +43,10 @@ test('--set of a value in a stage input JSON reruns it and its downstream, namin
   const input = JSON.parse(fs.readFileSync(path.join(p.rec('rec1'), '.ephys-make', 'c', 'input.json'), 'utf8'));
   assert.equal(input.c_params, { threshold: 5 });
   const own = await p.run(['-n', '--set', 'c.c_params.threshold=5', '--set', 'e.e_params.x=1']);
-  assert.match(own.stdout, /^would run rec1 e: params changed: e_params\.x \(unset\) -> 1$/m);
+  assert.match(own.stdout, /^would run rec1 e: params changed: e_params\.x \(unset\) -> 1 \(from --set e\.e_params\.x=1\)$/m);
   // A shared section reaches the stages that take it (a-d take all), not e (sections: []).
   const shared = await p.run(['-n', '--set', 'c.c_params.threshold=5', '--set', 'params.shared.sample_rate=20000']);
-  assert.match(shared.stdout, /^would run rec1 a: params changed: shared\.sample_rate 30000 -> 20000$/m);
+  assert.match(shared.stdout, /^would run rec1 a: params changed: shared\.sample_rate 30000 -> 20000 \(from --set params\.shared\.sample_rate=20000\)$/m);
   assert.match(shared.stdout, /^would run rec1 e: upstream reran: c$/m);
 }));
 

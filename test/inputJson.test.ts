@@ -72,7 +72,13 @@ test('a recording ephys-make.yaml overrides pipeline values; a bad one is a conf
   assert.is(json.ephys_params.sample_rate, 29999.5);
   assert.is(json.metrics_params.isi_threshold, 0.002);
   const n = await p.run(['-n', '--set', 'metrics.metrics_params.isi_threshold=0.003']);
-  assert.match(n.stdout, /^would run r1 metrics: params changed: metrics_params\.isi_threshold 0\.002 -> 0\.003$/m);
+  assert.match(n.stdout, /^would run r1 metrics: params changed: metrics_params\.isi_threshold 0\.002 -> 0\.003 \(from --set metrics\.metrics_params\.isi_threshold=0\.003\)$/m);
+  // A value the recording brings says where it came from.
+  fs.rmSync(path.join(p.rec('r1'), 'ephys-make.yaml'));
+  assert.is((await p.run(['all'])).code, 0);
+  writeFile(p.rec('r1'), 'ephys-make.yaml', 'params:\n  ephys_params: { sample_rate: 25000 }\n');
+  const src = await p.run(['-n']);
+  assert.match(src.stdout, /^would run r1 metrics: params changed: ephys_params\.sample_rate 30000 -> 25000 \(from ephys-make\.yaml\)$/m);
   writeFile(p.rec('r1'), 'ephys-make.yaml', 'stages:\n  metrcs: {}\n');
   const bad = await p.run(['all']);
   assert.is(bad.code, 2);
