@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { processIo, type Io } from './io.js';
-import { formatDiagnostic, type Diagnostic } from './diagnostic.js';
+import { foldRepeats, formatDiagnostic, type Diagnostic } from './diagnostic.js';
 
 export interface CliOptions {
   command: string;
@@ -130,7 +130,7 @@ function defaults(): CliOptions {
 }
 
 export function printDiagnostics(io: Io, diags: Diagnostic[]): number {
-  for (const d of diags) io.err(formatDiagnostic(d, io.cwd));
+  for (const d of foldRepeats(diags)) io.err(formatDiagnostic(d, io.cwd));
   return 2;
 }
 

@@ -25,18 +25,25 @@ export function schemaFiles(): string[] {
   return files;
 }
 
-type Validators = Record<string, ((data: unknown) => boolean) & { errors?: unknown }>;
-let loaded: Validators | null | undefined;
+type Validator = ((data: unknown) => boolean) & { errors?: unknown };
+let loaded: { validators: Record<string, Validator>; builtMs: number } | null | undefined;
 
-/** The precompiled validators by $id, or null when the build did not make them. */
-export function compiledValidators(): Validators | null {
-  if (loaded !== undefined) return loaded;
-  try {
-    loaded = createRequire(import.meta.url)(compiledSchemasPath) as Validators;
-  } catch {
-    loaded = null;
+/**
+ * The precompiled validator of a schema file, or undefined when the build did not make one or the
+ * schema was edited after the build (then it is compiled at run time, so an edit is never ignored).
+ */
+export function compiledValidator(file: string, id: string): Validator | undefined {
+  if (loaded === undefined) {
+    try {
+      loaded = { validators: createRequire(import.meta.url)(compiledSchemasPath), builtMs: fs.statSync(compiledSchemasPath).mtimeMs };
+    } catch {
+      loaded = null;
+    }
   }
-  return loaded;
+  if (!loaded) return undefined;
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (!st || st.mtimeMs > loaded.builtMs) return undefined;
+  return loaded.validators[id];
 }
 
 async function build(): Promise<void> {

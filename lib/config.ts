@@ -10,7 +10,7 @@ import { didYouMean, fail, ok, type Diagnostic, type Result } from './diagnostic
 import { splitWords } from './template.js';
 import { newAjv } from './ajv.js';
 import { packageRoot } from './paths.js';
-import { compiledValidators, pipelineSchemaId } from './compileSchemas.js';
+import { compiledValidator, pipelineSchemaId } from './compileSchemas.js';
 
 export type RunnerKind = 'builtin' | 'python-module' | 'command';
 export type Layout = 'auto' | 'spikeglx' | 'openephys' | 'none';
@@ -60,8 +60,9 @@ export interface Pipeline {
 
 let validatePipeline: ValidateFunction | undefined;
 function pipelineValidator(): ValidateFunction {
-  validatePipeline ??= (compiledValidators()?.[pipelineSchemaId] as ValidateFunction | undefined)
-    ?? newAjv().compile(JSON.parse(fs.readFileSync(path.join(packageRoot, 'lib', 'pipeline.schema.json'), 'utf8')));
+  const file = path.join(packageRoot, 'lib', 'pipeline.schema.json');
+  validatePipeline ??= (compiledValidator(file, pipelineSchemaId) as ValidateFunction | undefined)
+    ?? newAjv().compile(JSON.parse(fs.readFileSync(file, 'utf8')));
   return validatePipeline;
 }
 

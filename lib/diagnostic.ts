@@ -18,6 +18,8 @@ export interface SourceSpan {
 
 export interface Diagnostic extends Partial<SourceSpan> {
   message: string;
+  /** The recording the problem was found in, when it is one recording's: repeats are folded. */
+  recording?: string;
   notes?: Array<{ message: string } & Partial<SourceSpan>>;
 }
 
@@ -52,6 +54,26 @@ function excerpt(d: Partial<SourceSpan>, indent: string): string {
   const col = Math.max(1, d.column ?? 1);
   const len = Math.max(1, Math.min(d.length ?? 1, Math.max(1, text.length - col + 1)));
   return `${indent}${num} | ${text}\n${indent}${pad} | ${' '.repeat(col - 1)}^${'~'.repeat(len - 1)}\n`;
+}
+
+/**
+ * One pipeline.yaml mistake shows up once per recording; print it once, saying how many more
+ * recordings have it.
+ */
+export function foldRepeats(diags: Diagnostic[]): Diagnostic[] {
+  const groups = new Map<string, { first: Diagnostic; more: number }>();
+  const out: Diagnostic[] = [];
+  for (const d of diags) {
+    if (!d.recording) { out.push(d); continue; }
+    const key = `${d.file}:${d.line}:${d.column}:${d.message.split(d.recording).join('\u0000')}`;
+    const g = groups.get(key);
+    if (g) g.more++;
+    else { const first = { ...d }; groups.set(key, { first, more: 0 }); out.push(first); }
+  }
+  for (const { first, more } of groups.values()) {
+    if (more) first.message += ` (and in ${more} more recording${more === 1 ? '' : 's'})`;
+  }
+  return out;
 }
 
 export function formatDiagnostic(d: Diagnostic, cwd = process.cwd()): string {

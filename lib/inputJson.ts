@@ -180,6 +180,7 @@ export function buildInputJson(c: BuildContext): Result<JobInput> {
     if (!(err instanceof PlaceholderError)) throw err;
     return fail({
       ...spanAt(pipeline.source, ['stages', stage.name], true),
+      recording: c.recording.name,
       message: `stage '${stage.name}', recording ${c.recording.name}: unknown placeholder {${err.placeholder}} in "${err.template}"; known: ${Object.keys(c.vars).map((v) => `{${v}}`).join(', ')} and keys of the input JSON`,
     });
   }
@@ -192,7 +193,7 @@ export function buildInputJson(c: BuildContext): Result<JobInput> {
         return spanAt(pipeline.source, ['stages', stage.name], true);
       };
       const diags: Diagnostic[] = schemaErrorsToDiagnostics(schema.validate.errors ?? [], place, `input JSON of '${stage.name}' (${c.recording.name}) at`)
-        .map((d) => ({ ...d, message: pointerStyle(d.message), notes: [{ message: `schema: ${schemaFile}` }] }));
+        .map((d) => ({ ...d, recording: c.recording.name, message: pointerStyle(d.message), notes: [{ message: `schema: ${schemaFile}` }] }));
       return fail(...diags);
     }
   }

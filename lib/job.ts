@@ -77,7 +77,7 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
           return fillPlaceholders(t, input.lookup);
         } catch (err) {
           if (!(err instanceof PlaceholderError)) throw err;
-          diags.push({ ...spanAt(pipeline.source, ['stages', stage.name, ...segs]), message: `stage '${stage.name}': unknown placeholder {${err.placeholder}} in "${t}" (recording ${rec.name}); known: ${Object.keys(vars).map((v) => `{${v}}`).join(', ')} and keys of the input JSON` });
+          diags.push({ ...spanAt(pipeline.source, ['stages', stage.name, ...segs]), recording: rec.name, message: `stage '${stage.name}': unknown placeholder {${err.placeholder}} in "${t}" (recording ${rec.name}); known: ${Object.keys(vars).map((v) => `{${v}}`).join(', ')} and keys of the input JSON` });
           return undefined;
         }
       };

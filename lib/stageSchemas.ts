@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { newAjv } from './ajv.js';
 import { stagesSourceDir } from './paths.js';
-import { compiledValidators } from './compileSchemas.js';
+import { compiledValidator } from './compileSchemas.js';
 import type { Stage } from './config.js';
 
 export interface StageSchema {
@@ -45,7 +45,7 @@ export function loadStageSchema(file: string): StageSchema {
   if (cached) return cached;
   const schema = JSON.parse(fs.readFileSync(file, 'utf8'));
   // Shipped schemas come precompiled from the build; a lab's own schema is compiled here.
-  const shipped = path.dirname(path.dirname(file)) === stagesSourceDir && schema.$id ? compiledValidators()?.[schema.$id] : undefined;
+  const shipped = path.dirname(path.dirname(file)) === stagesSourceDir && schema.$id ? compiledValidator(file, schema.$id) : undefined;
   let validate = shipped as ValidateFunction | undefined;
   if (!validate) {
     const a = sharedAjv();
