@@ -52,15 +52,19 @@ function toInt16(v: number): number {
   return (Math.trunc(v) << 16) >> 16;
 }
 
-/** Median of int16 values by counting: exact, and linear in the count. */
-function int16Median(values: Int16Array, hist: Uint32Array): number {
+interface ColumnStats { median: number; sum: number; sumSq: number; lo: number; hi: number }
+
+/** Median of int16 values by counting (exact, linear), with the sums the RMS needs. */
+function columnStats(values: Int16Array, hist: Uint32Array): ColumnStats {
   const n = values.length;
-  let lo = 32767, hi = -32768;
+  let lo = 32767, hi = -32768, sum = 0, sumSq = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i];
     hist[v + 32768]++;
     if (v < lo) lo = v;
     if (v > hi) hi = v;
+    sum += v;
+    sumSq += v * v;
   }
   // 0-based ranks of the middle value(s).
   const r1 = (n - 1) >> 1, r2 = n >> 1;
@@ -73,7 +77,35 @@ function int16Median(values: Int16Array, hist: Uint32Array): number {
     seen += c;
   }
   for (let v = lo; v <= hi; v++) hist[v + 32768] = 0;
-  return (a + b) / 2;
+  return { median: (a + b) / 2, sum, sumSq, lo, hi };
+}
+
+/** Sum of (x - offset)^2 with the subtraction in int16, as numpy does it. */
+function centredSumSq(values: Int16Array, st: ColumnStats, offset: number): number {
+  if (st.lo - offset >= -32768 && st.hi - offset <= 32767) {
+    // No wrap-around: expand the square (all integers below 2^53, so exact).
+    return st.sumSq - 2 * offset * st.sum + values.length * offset * offset;
+  }
+  let sumSq = 0;
+  for (let i = 0; i < values.length; i++) {
+    const d = ((values[i] - offset) << 16) >> 16;
+    sumSq += d * d;
+  }
+  return sumSq;
+}
+
+/** Rows of one read into per-channel columns, in tiles so both sides stay in cache. */
+function deinterleave(rows: Int16Array, C: number, g0: number, width: number, columns: Int16Array, W: number, s0: number): void {
+  const n = rows.length / C;
+  const tile = 256;
+  for (let sb = 0; sb < n; sb += tile) {
+    const se = Math.min(n, sb + tile);
+    for (let k = 0; k < width; k++) {
+      const dst = k * W + s0;
+      let src = sb * C + g0 + k;
+      for (let s = sb; s < se; s++, src += C) columns[dst + s] = rows[src];
+    }
+  }
 }
 
 export function computeChannelOffsets(
@@ -95,24 +127,15 @@ export function computeChannelOffsets(
       const g1 = Math.min(C, g0 + perGroup);
       const width = g1 - g0;
       file.readRows(start, W, (rows, firstRow) => {
-        const n = rows.length / C;
-        const s0 = firstRow - start;
-        for (let s = 0; s < n; s++) {
-          const src = s * C + g0;
-          for (let k = 0; k < width; k++) columns[k * W + s0 + s] = rows[src + k];
-        }
+        deinterleave(rows, C, g0, width, columns, W, firstRow - start);
         onBytes(rows.byteLength);
       }, signal);
       for (let k = 0; k < width; k++) {
         const col = columns.subarray(k * W, (k + 1) * W);
-        const offset = W > 0 ? toInt16(int16Median(col, hist)) : 0;
-        let sumSq = 0;
-        for (let s = 0; s < W; s++) {
-          const d = ((col[s] - offset) << 16) >> 16;
-          sumSq += d * d;
-        }
+        const st = columnStats(col, hist);
+        const offset = toInt16(st.median);
         passOffsets[(g0 + k) * p.nPasses + pass] = offset;
-        passRms[(g0 + k) * p.nPasses + pass] = Math.sqrt(sumSq / W) * p.bitVolts;
+        passRms[(g0 + k) * p.nPasses + pass] = Math.sqrt(centredSumSq(col, st, offset) / W) * p.bitVolts;
       }
     }
   }
