@@ -124,6 +124,11 @@ export async function runSynth(argv: string[], io: SynthIo): Promise<number> {
       io.err(`ephys-make synth: ${err.message}\n`);
       return 2;
     }
+    // A full disk or a folder we may not write to: the system's message names the path.
+    if (typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).syscall) {
+      io.err(`ephys-make synth: ${(err as Error).message}\n`);
+      return 1;
+    }
     throw err;
   }
   for (const r of summary.recordings) {

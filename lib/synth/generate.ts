@@ -6,7 +6,6 @@
  * `.partial` files and renamed when complete), the ground truth, and last the `.meta` /
  * `structure.oebin` whose appearance says the recording is closed.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PartialFile, writeFileAtomic } from '../atomicFile.js';
@@ -21,8 +20,9 @@ import {
 import { sitePositions, siteY } from './probe.js';
 import { mixSeed } from './random.js';
 import { RenderPool } from './renderPool.js';
+import { BackgroundFlush } from './backgroundFlush.js';
 import { spikesTouching } from './render.js';
-import { fireUnits, placeUnits, templateSamples, type SpikeTrains } from './units.js';
+import { fireUnits, placeUnits, type SpikeTrains } from './units.js';
 import { groundTruthFolder, writeGroundTruth } from './groundTruth.js';
 import { spikeGlxMeta, spikeGlxPaths, np1Channels } from './spikeglx.js';
 import { apFolder, lfFolder, openEphysPaths, structureOebin } from './openephys.js';
@@ -119,7 +119,7 @@ function resolve(o: SynthOptions): Resolved {
   check(typeof r.outDir === 'string' && r.outDir.length > 0, 'an output folder is required');
   check(Number.isInteger(r.recordings) && r.recordings >= 1 && r.recordings <= 999, `recordings must be a whole number from 1 to 999, got ${r.recordings}`);
   check(Number.isInteger(r.channels) && r.channels >= 4 && r.channels <= np1Channels, `channels must be a whole number from 4 to ${np1Channels} (one NP1.0 probe), got ${r.channels}`);
-  const minSeconds = (2 * templateSamples) / apSampleRateHz;
+  const minSeconds = 0.01;
   check(Number.isFinite(r.seconds) && r.seconds >= minSeconds && r.seconds <= 24 * 3600, `seconds must be from ${minSeconds} to 86400, got ${r.seconds}`);
   check(Number.isInteger(r.units) && r.units >= 0 && r.units <= 1000, `units must be a whole number from 0 to 1000, got ${r.units}`);
   check(r.layout === 'spikeglx' || r.layout === 'openephys', `layout must be spikeglx or openephys, got ${r.layout}`);
@@ -287,40 +287,5 @@ async function renderBinaries(r: Resolved, m: RecordingModel, spikes: SpikeTrain
     // Let chunks still rendering settle, so no rejection is left unhandled.
     await Promise.allSettled(queue);
     throw err;
-  }
-}
-
-/**
- * Flushes a file being written to disk on libuv's thread pool every few tens of MB, so the disk
- * works while the cores render instead of all at the end: with 20 % dirty-page limits on a big
- * machine, the kernel would otherwise hold a whole recording in memory until the commit's fsync.
- */
-class BackgroundFlush {
-  private static readonly everyBytes = 64 << 20;
-  private handle: Promise<fs.promises.FileHandle>;
-  private running: Promise<void> | undefined;
-  private sinceLast = 0;
-
-  constructor(file: string) {
-    this.handle = fs.promises.open(file, 'r');
-  }
-
-  wrote(bytes: number): void {
-    this.sinceLast += bytes;
-    if (this.sinceLast < BackgroundFlush.everyBytes || this.running) return;
-    this.sinceLast = 0;
-    this.running = this.handle.then((h) => h.datasync()).finally(() => { this.running = undefined; });
-    // An error here surfaces in finish(); until then nobody awaits this promise.
-    this.running.catch(() => undefined);
-  }
-
-  async finish(): Promise<void> {
-    const h = await this.handle;
-    try {
-      await this.running;
-      await h.datasync();
-    } finally {
-      await h.close();
-    }
   }
 }
