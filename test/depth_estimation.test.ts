@@ -250,6 +250,26 @@ test('no figure is written when save_figure is false', timed(async () => {
   assert.ok(fs.existsSync(input.common_files.probe_json));
 }));
 
+test('through the built-in host: output JSON as the module writes it; errors exit 1', timed(async () => {
+  const dir = tempDir();
+  const input = makeRecording(dir, { surface: 250, params: { smoothing_amount: 1, diff_thresh: -2, power_thresh: 10, save_figure: false } });
+  const inputPath = path.join(dir, 'input.json');
+  const outputPath = path.join(dir, 'output.json');
+  fs.writeFileSync(inputPath, JSON.stringify(input));
+  const host = path.join(repoRoot, 'dist', 'lib', 'runners', 'builtinHost.js');
+  const ok = spawnSync(process.execPath, [host, 'depth_estimation', '--input_json', inputPath, '--output_json', outputPath], { encoding: 'utf8' });
+  assert.is(ok.status, 0, ok.stderr);
+  const out = JSON.parse(fs.readFileSync(outputPath, 'utf8'));
+  assert.equal(Object.keys(out), ['execution_time', 'surface_channel', 'air_channel', 'probe_json', 'input_parameters']);
+  assert.is(out.surface_channel, 250);
+  assert.is(out.air_channel, 275);
+  input.ephys_params.ap_band_file = path.join(dir, 'missing.dat');
+  fs.writeFileSync(inputPath, JSON.stringify(input));
+  const bad = spawnSync(process.execPath, [host, 'depth_estimation', '--input_json', inputPath, '--output_json', outputPath], { encoding: 'utf8' });
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /^error: AP band file .*missing\.dat: cannot open: ENOENT\n$/);
+}));
+
 test('probe_info.json is laid out like json.dump(indent=4)', () => {
   const text = probeInfoText({ offsets: [1, -2, 3, 4, 5], mask: [true, false, true, true, true], surfaceChannel: 3.5, airChannel: 5, numChannels: 5 });
   assert.is(text, '{\n    "channel": [\n        0,\n        1,\n        2,\n        3,\n        4\n    ],\n' +

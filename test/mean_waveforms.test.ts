@@ -262,6 +262,20 @@ test('means, NaN rules and the CSV on a hand-made recording', timed(async () => 
   assert.is(last[2], 'bytes');
 }));
 
+test('through the built-in host: the output JSON holds only execution_time, as the module\'s', timed(async () => {
+  const f = handMade();
+  const inputPath = path.join(f.dir, 'input.json');
+  const outputPath = path.join(f.dir, 'output.json');
+  fs.writeFileSync(inputPath, JSON.stringify(f.input));
+  const host = path.join(repoRoot, 'dist', 'lib', 'runners', 'builtinHost.js');
+  const run = spawnSync(process.execPath, [host, 'mean_waveforms', '--input_json', inputPath, '--output_json', outputPath], { encoding: 'utf8' });
+  assert.is(run.status, 0, run.stderr);
+  const out = JSON.parse(fs.readFileSync(outputPath, 'utf8'));
+  assert.equal(Object.keys(out), ['execution_time', 'input_parameters']);
+  assert.ok(fs.existsSync(f.settings.meanWaveformsFile) && fs.existsSync(f.settings.metricsFile));
+  assert.equal(fs.readdirSync(path.dirname(f.settings.metricsFile)).filter((n) => n.includes('.partial')), [], 'no partial files left');
+}));
+
 test('worker threads and this thread give identical files', timed(async () => {
   const f = handMade();
   await runMeanWaveforms({ ...f.settings, workers: 0 }, quietContext());
