@@ -1,0 +1,106 @@
+/**
+ * The feature rows the PC metrics of one unit are computed on (the module's `all_pcs`): every unit
+ * whose peak channel lies within `num_channels_to_compare` channels of this unit's peak contributes
+ * its PCs on those channels, subsampled, in the module's row order.
+ */
+import { SeededRandom } from '../../lib/numeric/seededRandom.js';
+import { spikesOf } from './unitSpikes.js';
+import type { PcData, PcParams } from './pcData.js';
+
+export interface PcRows {
+  /** nRows x nFeatures, row-major; feature f = pc * channels + channel, as numpy reshapes (n, pcs, channels). */
+  rows: Float64Array;
+  /** Unit index of each row. */
+  unitOfRow: Int32Array;
+  nRows: number;
+  nFeatures: number;
+  channelCount: number;
+  /** Subsample drawn from each unit in range (epoch spike indices, in draw order), when asked for. */
+  draws?: Array<{ unit: number; spikes: Int32Array }>;
+}
+
+/** The contiguous channel range around a unit's peak, clipped at 0 and at max(pc_feature_ind). */
+export function channelRange(peak: number, numChannelsToCompare: number, maxChannel: number): [number, number] {
+  const half = Math.trunc((numChannelsToCompare - 1) / 2);
+  const down = peak < half ? peak : half;
+  const up = peak + half > maxChannel ? maxChannel - peak : half;
+  return [peak - down, peak + up];
+}
+
+/**
+ * Build the rows for unit u. Subsampling follows the module: when this unit has more than
+ * max_spikes_for_unit spikes, every unit's count is scaled by max_spikes_for_unit / N_this and
+ * truncated; each unit's spikes are then a random draw (seeded: stream u of `params.seed`), grouped
+ * by template in ascending template order. A unit any of whose drawn templates lacks one of the
+ * channels in its pc_feature_ind row contributes nothing.
+ */
+export function buildPcRows(data: PcData, params: PcParams, u: number, keepDraws = false): PcRows {
+  const { spikes, pcFeatures, pcFeatureInd, pcCount, pcChannelCount } = data;
+  const [lo, hi] = channelRange(data.unitPeakChannel[u], params.numChannelsToCompare, data.maxChannel);
+  const channelCount = hi - lo + 1;
+  const nFeatures = pcCount * channelCount;
+  const units = spikes.clusterIds.length;
+  const inRange: number[] = [];
+  for (let v = 0; v < units; v++) {
+    const p = data.unitPeakChannel[v];
+    if (p >= lo && p <= hi) inRange.push(v);
+  }
+  const nThis = spikes.unitStart[u + 1] - spikes.unitStart[u];
+  const rng = new SeededRandom(params.seed, u);
+  const draws: Array<{ unit: number; spikes: Int32Array }> = [];
+  const accepted: Array<{ unit: number; ordered: Int32Array; columnOf: Map<number, Int32Array> }> = [];
+  let nRows = 0;
+  for (const v of inRange) {
+    const nV = spikes.unitStart[v + 1] - spikes.unitStart[v];
+    const wanted = Math.trunc(nThis > params.maxSpikesForUnit ? (nV / nThis) * params.maxSpikesForUnit : nV);
+    const drawn = rng.sample(spikesOf(spikes, v), wanted);
+    if (keepDraws) draws.push({ unit: v, spikes: drawn });
+    if (drawn.length === 0) continue;
+    const ordered = groupByTemplate(drawn, spikes.templates);
+    const columnOf = new Map<number, Int32Array>();
+    let valid = true;
+    for (let i = 0; i < ordered.length && valid; i++) {
+      const t = spikes.templates[ordered[i]];
+      if (columnOf.has(t)) continue;
+      const cols = new Int32Array(channelCount);
+      for (let c = 0; c < channelCount; c++) {
+        const k = firstIndexOf(pcFeatureInd, t * pcChannelCount, pcChannelCount, lo + c);
+        if (k < 0) { valid = false; break; }
+        cols[c] = k;
+      }
+      columnOf.set(t, cols);
+    }
+    if (!valid) continue;
+    accepted.push({ unit: v, ordered, columnOf });
+    nRows += ordered.length;
+  }
+  const rows = new Float64Array(nRows * nFeatures);
+  const unitOfRow = new Int32Array(nRows);
+  const rowSize = pcCount * pcChannelCount;
+  let r = 0;
+  for (const { unit, ordered, columnOf } of accepted) {
+    for (let i = 0; i < ordered.length; i++, r++) {
+      const e = ordered[i];
+      const cols = columnOf.get(spikes.templates[e])!;
+      const src = spikes.sourceRow[e] * rowSize;
+      const dst = r * nFeatures;
+      for (let p = 0; p < pcCount; p++) {
+        for (let c = 0; c < channelCount; c++) rows[dst + p * channelCount + c] = pcFeatures[src + p * pcChannelCount + cols[c]];
+      }
+      unitOfRow[r] = unit;
+    }
+  }
+  return { rows, unitOfRow, nRows, nFeatures, channelCount, draws: keepDraws ? draws : undefined };
+}
+
+function firstIndexOf(a: Uint32Array, start: number, n: number, value: number): number {
+  for (let k = 0; k < n; k++) if (a[start + k] === value) return k;
+  return -1;
+}
+
+/** Spikes grouped by template, ascending, keeping the draw order within a template. */
+function groupByTemplate(drawn: Int32Array, templates: Uint32Array): Int32Array {
+  const idx = Int32Array.from({ length: drawn.length }, (_, i) => i)
+    .sort((a, b) => templates[drawn[a]] - templates[drawn[b]] || a - b);
+  return idx.map((i) => drawn[i]);
+}
