@@ -118,7 +118,13 @@ export async function runSynth(argv: string[], io: SynthIo): Promise<number> {
   const o = parsed.options;
   let summary;
   try {
-    summary = await synthesize(o);
+    summary = await synthesize({
+      ...o,
+      onRecording: (r) => {
+        const seconds = r.samples / r.sampleRateHz;
+        io.out(`${r.name}: ${seconds} s, ${r.channels} channels, ${r.units} units, ${r.spikes} spikes, surface at channel ${r.surfaceChannel} -> ${path.relative(o.outDir, r.dir) || '.'}\n`);
+      },
+    });
   } catch (err) {
     if (err instanceof SynthError) {
       io.err(`ephys-make synth: ${err.message}\n`);
@@ -130,10 +136,6 @@ export async function runSynth(argv: string[], io: SynthIo): Promise<number> {
       return 1;
     }
     throw err;
-  }
-  for (const r of summary.recordings) {
-    const seconds = r.samples / r.sampleRateHz;
-    io.out(`${r.name}: ${seconds} s, ${r.channels} channels, ${r.units} units, ${r.spikes} spikes, surface at channel ${r.surfaceChannel} -> ${path.relative(summary.outDir, r.dir) || '.'}\n`);
   }
   const realSeconds = summary.recordings.reduce((s, r) => s + r.samples / r.sampleRateHz, 0);
   const rate = summary.bytesWritten / summary.elapsedSeconds;

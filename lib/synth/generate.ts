@@ -47,6 +47,8 @@ export interface SynthOptions {
   workers?: number;
   /** Called after each chunk is written. */
   onProgress?: (p: { recording: string; bytesDone: number; bytesTotal: number }) => void;
+  /** Called when a recording is complete (its meta file written). */
+  onRecording?: (r: SynthRecording) => void;
 }
 
 export interface SynthRecording {
@@ -93,7 +95,8 @@ export class SynthError extends Error {
 export const refractoryMs = 1.5;
 export const violationFraction = 0.05;
 
-type Resolved = Required<Omit<SynthOptions, 'units' | 'violationUnits' | 'onProgress'>> & Pick<SynthOptions, 'violationUnits' | 'onProgress'> & { units: number };
+type Callbacks = 'violationUnits' | 'onProgress' | 'onRecording';
+type Resolved = Required<Omit<SynthOptions, 'units' | Callbacks>> & Pick<SynthOptions, Callbacks> & { units: number };
 
 export function defaultUnits(channels: number): number {
   return Math.max(1, Math.min(150, Math.round(channels / 4)));
@@ -114,6 +117,7 @@ function resolve(o: SynthOptions): Resolved {
     workers: o.workers ?? Math.min(4, os.availableParallelism()),
     violationUnits: o.violationUnits,
     onProgress: o.onProgress,
+    onRecording: o.onRecording,
   };
   const check = (ok: boolean, msg: string) => { if (!ok) throw new SynthError(msg); };
   check(typeof r.outDir === 'string' && r.outDir.length > 0, 'an output folder is required');
@@ -174,6 +178,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
     for (let i = 0; i < r.recordings; i++) {
       const rec = await writeRecording(r, i, dataDir, pool);
       recordings.push(rec);
+      r.onRecording?.(rec);
       bytesWritten += rec.samples * rec.savedChannels * 2 + (rec.lfFile ? rec.lfSamples * rec.savedChannels * 2 : 0);
     }
   } finally {

@@ -48,6 +48,7 @@ export function writeGroundTruth(dir: string, m: RecordingModel, spikes: SpikeTr
     lfp_bit_volts: m.lf.uvPerCount,
     site_x_um: m.sites.map((s) => s.x),
     site_y_um: m.sites.map((s) => s.y),
+    site_note: 'x as in Kilosort\'s channel map (43, 11, 59, 27 by channel % 4); the SpikeGLX snsGeomMap measures x from the other shank edge (70 - x)',
     noise_rms_uv: Array.from(m.channel.noiseUv, (v) => round(v)),
     lfp_noise_rms_uv: Array.from(m.channel.lfNoiseUv, (v) => round(v)),
     common_noise: 'broadband 25 uV rms + 60 Hz hum of 8 uV amplitude, on every channel except dead and reference ones',
