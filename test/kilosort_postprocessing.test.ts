@@ -196,6 +196,28 @@ test('a Kilosort rerun replaces the kept originals', timed(async () => {
   assert.equal(readNpy(path.join(keptDir(dir), 'spike_times.npy')).shape, [4, 1]);
 }));
 
+test('a rerun interrupted between its renames leaves a folder the next run accepts', timed(async () => {
+  const dir = tempDir();
+  makeKilosortFolder(dir, { peakColumns: [3, 4], channels: 8, times: [100, 102, 104, 106, 200, 201, 202], clusters: [0, 0, 0, 0, 1, 0, 1] });
+  await stage.run(input(dir), ctx);
+  const manifestFile = path.join(keptDir(dir), 'manifest.json');
+  const first = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+  const firstTimes = path.join(dir, 'first-spike_times');
+  fs.linkSync(path.join(dir, 'spike_times.npy'), firstTimes);
+  await stage.run(input(dir), ctx);
+  const second = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+  // The state a crash after the other renames leaves: spike_times.npy still the first run's
+  // output, the manifest naming both runs' outputs.
+  fs.renameSync(firstTimes, path.join(dir, 'spike_times.npy'));
+  for (const [name, entry] of Object.entries<any>(second.files)) {
+    if (entry.outputs) entry.outputs = [...first.files[name].outputs, ...entry.outputs];
+  }
+  fs.writeFileSync(manifestFile, JSON.stringify(second));
+  await stage.run(input(dir), ctx);
+  assert.equal(values(dir, 'spike_times.npy'), [106, 201]);
+  assert.equal(JSON.parse(fs.readFileSync(manifestFile, 'utf8')).files['spike_times.npy'].outputs.length, 1);
+}));
+
 test('cleaned arrays mixed with new ones: refuse rather than clean twice', timed(async () => {
   const dir = tempDir();
   makeKilosortFolder(dir, { peakColumns: [3], channels: 8, times: [100, 101, 300], clusters: [0, 0, 0] });

@@ -15,7 +15,7 @@ import { loadKilosortFolder } from '../../lib/kilosort.js';
 import { statSignature } from '../../lib/signature.js';
 import { peakChannelIndex } from '../../lib/numeric/templatePeaks.js';
 import { removeDoubleCountedSpikes } from './doubleCounted.js';
-import { readManifest, resolveSources, rewrittenNames, writeManifest } from './keptOriginals.js';
+import { announceOutputs, resolveSources, rewrittenNames, settleOutputs } from './keptOriginals.js';
 import { abortAll, asDtype, commitAll, keptValues, stageArray, stagedPath, stageKeptRows, type StagedFile } from './spikeArrays.js';
 import { copyPhyFolder } from './phyFolder.js';
 
@@ -129,17 +129,15 @@ export async function runPostprocessing(
     if (!inPlace && fs.existsSync(templateFeatures)) staged.push(stageKeptRows(templateFeatures, at('template_features.npy'), keep, keptCount, signal));
     staged.push(stageArray(at('overlap_matrix.npy'), { dtype: 'float64', shape: [units, units], data: result.overlapMatrix }));
 
+    const outputs: Record<string, string> = {};
     if (inPlace) {
       // Record our outputs before they land: a crash between the renames leaves files that are
       // either Kilosort's or recorded as ours, never unknown ones taken for Kilosort's.
-      const manifest = readManifest(kilosortDir);
-      if (!manifest) throw new Error('internal error: in-place run without kept originals');
       for (const f of staged) {
-        const name = path.basename(f.target);
-        const entry = manifest.files[name];
-        if (entry) entry.output = statSignature(stagedPath(f));
+        const sig = statSignature(stagedPath(f));
+        if (sig) outputs[path.basename(f.target)] = sig;
       }
-      writeManifest(kilosortDir, manifest);
+      announceOutputs(kilosortDir, outputs);
     } else {
       const written = new Set(staged.map((f) => path.basename(f.target)));
       const copied = copyPhyFolder(kilosortDir, outputDir, written);
@@ -150,6 +148,7 @@ export async function runPostprocessing(
       }
     }
     commitAll(staged);
+    if (inPlace) settleOutputs(kilosortDir, outputs);
   } catch (err) {
     abortAll(staged);
     throw err;

@@ -7,9 +7,10 @@
  *
  *   source  the file in the Kilosort folder when it was kept (size:mtimeNs:ino)
  *   kept    the kept file itself (equal to source for a hard link)
- *   output  what this stage last put in the Kilosort folder under that name
+ *   outputs what this stage put in the Kilosort folder under that name: the last run's output,
+ *           and while a run renames its files into place, that run's too
  *
- * Each run classifies every file of the folder: `ours` (its signature is our last output),
+ * Each run classifies every file of the folder: `ours` (its signature is one of our outputs),
  * `original` (still the file that was kept), or `foreign` (neither: Kilosort reran, which deletes
  * and rewrites every .npy, or someone replaced the file). No ours -> the folder holds Kilosort's
  * own arrays: keep them (again). No foreign -> read the kept originals. Both -> refuse: part of the
@@ -31,9 +32,9 @@ export const rewrittenNames = ['spike_times.npy', 'spike_clusters.npy', 'spike_t
 export const readOnlyNames = ['templates.npy', 'whitening_mat_inv.npy', 'channel_map.npy', 'pc_feature_ind.npy', 'template_features.npy'] as const;
 const trackedNames: readonly string[] = [...rewrittenNames, ...readOnlyNames];
 
-const manifestVersion = 1;
+const manifestVersion = 2;
 
-export interface KeptFile { source: Signature; kept: Signature; output?: Signature }
+export interface KeptFile { source: Signature; kept: Signature; outputs?: Signature[] }
 export interface Manifest { version: number; files: Record<string, KeptFile> }
 
 export function keptDir(kilosortDir: string): string {
@@ -74,7 +75,7 @@ export function classifyFolder(kilosortDir: string): FolderState {
   for (const name of names) {
     const sig = statSignature(path.join(kilosortDir, name));
     const entry = manifest?.files[name];
-    if (sig && entry?.output === sig) states[name] = 'ours';
+    if (sig && entry?.outputs?.includes(sig)) states[name] = 'ours';
     else if (sig && entry?.source === sig) states[name] = 'original';
     else states[name] = 'foreign';
   }
@@ -164,4 +165,29 @@ export function resolveSources(kilosortDir: string, keep: boolean): Sources {
   const fresh = keepOriginals(kilosortDir);
   const why = manifest && foreign.length ? `Kilosort's arrays changed (${describe(foreign)}); kept the new ones` : 'kept Kilosort\'s arrays';
   return { dir, manifest: fresh, note: `${why} in ${dir}` };
+}
+
+/**
+ * Record outputs about to be renamed into place. Until `settleOutputs`, both the previous and the
+ * new outputs count as ours, so a crash between two renames leaves no file of unknown origin.
+ */
+export function announceOutputs(kilosortDir: string, outputs: Record<string, Signature>): void {
+  const m = readManifest(kilosortDir);
+  if (!m) throw new Error('internal error: in-place run without kept originals');
+  for (const [name, sig] of Object.entries(outputs)) {
+    const entry = m.files[name];
+    if (entry) entry.outputs = [...(entry.outputs ?? []).filter((s) => s !== sig), sig];
+  }
+  writeManifest(kilosortDir, m);
+}
+
+/** After the renames: only the new outputs are ours. */
+export function settleOutputs(kilosortDir: string, outputs: Record<string, Signature>): void {
+  const m = readManifest(kilosortDir);
+  if (!m) throw new Error('internal error: in-place run without kept originals');
+  for (const [name, sig] of Object.entries(outputs)) {
+    const entry = m.files[name];
+    if (entry) entry.outputs = [sig];
+  }
+  writeManifest(kilosortDir, m);
 }
