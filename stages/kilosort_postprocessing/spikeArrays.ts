@@ -4,7 +4,6 @@
  * amplitudes of another. pc_features.npy (N x 3 x 32 float32, gigabytes for long recordings) is
  * filtered in blocks of rows and never held whole.
  */
-import fs from 'node:fs';
 import { PartialFile } from '../../lib/atomicFile.js';
 import { StageError } from '../../lib/builtin.js';
 import { npyHeaderBytes, readNpyHeader, readNpyRows, NpyError, type NpyArray, type NpyData, type NpyDtype } from '../../lib/npy.js';
@@ -119,8 +118,4 @@ export function commitAll(files: StagedFile[]): void {
 
 export function abortAll(files: StagedFile[]): void {
   for (const f of files) f.partial.abort();
-}
-
-export function removeIfPresent(file: string): void {
-  fs.rmSync(file, { force: true });
 }
