@@ -13,6 +13,7 @@
  *   value NaN and the surface channel num_channels).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
 import { writeFileAtomic } from '../../lib/atomicFile.js';
@@ -67,6 +68,8 @@ export interface DepthSettings {
   figureLocation?: string;
   offsets: OffsetParams;
   surface: SurfaceParams;
+  /** Threads for the channel offsets: one per core, at most two (0 works in this thread). */
+  workers: number;
 }
 
 export function readSettings(input: InputJson): DepthSettings {
@@ -141,6 +144,7 @@ export function readSettings(input: InputJson): DepthSettings {
     figureLocation: saveFigure ? figureLocation : undefined,
     offsets,
     surface,
+    workers: Math.min(2, os.availableParallelism()),
   };
 }
 
@@ -170,7 +174,7 @@ export const stage: BuiltinStage = {
       let doneBytes = 0;
       const onBytes = (b: number) => { doneBytes += b; ctx.progress(doneBytes, totalBytes, 'bytes'); };
 
-      const offsets = computeChannelOffsets(ap, o, onBytes, ctx.signal);
+      const offsets = await computeChannelOffsets(ap, o, onBytes, ctx.signal, s.workers);
       const masked = offsets.mask.filter((m) => !m).length;
       ctx.log(`channel offsets: ${masked} of ${o.numChannels} channels masked (reference or RMS outside ${o.loNoiseThresh}..${o.hiNoiseThresh} µV)`);
       const surface = findSurfaceChannel(lfp, u, onBytes, ctx.signal);

@@ -13,6 +13,8 @@
  * RMS can differ from the module's in the seventh digit, which matters only for a channel within
  * that distance of a threshold.
  */
+import { Worker } from 'node:worker_threads';
+import { StageError } from '../../lib/builtin.js';
 import { median } from '../../lib/numeric/median.js';
 import { Int16File } from './int16File.js';
 
@@ -108,45 +110,82 @@ function deinterleave(rows: Int16Array, C: number, g0: number, width: number, co
   }
 }
 
-export function computeChannelOffsets(
-  file: Int16File,
-  p: OffsetParams,
-  onBytes: (bytes: number) => void,
-  signal?: AbortSignal,
-): ChannelOffsets {
+/** Per-pass offset and RMS of channels [g0, g1), [channel - g0][pass]. */
+export interface PassStats { g0: number; g1: number; offsets: Int16Array; rmsUv: Float64Array }
+
+/** One thread's share: channels [g0, g1) of every pass, read from the file. */
+export function channelPassStats(
+  file: Int16File, p: OffsetParams, g0: number, g1: number,
+  onBytes: (bytes: number) => void, signal?: AbortSignal,
+): PassStats {
   const C = p.numChannels;
   const { count: W } = apWindow(p, 0);
-  const passOffsets = new Int16Array(C * p.nPasses);
-  const passRms = new Float64Array(C * p.nPasses);
-  const perGroup = Math.max(1, Math.min(C, Math.floor(groupBytes / (2 * Math.max(W, 1)))));
+  const out: PassStats = { g0, g1, offsets: new Int16Array((g1 - g0) * p.nPasses), rmsUv: new Float64Array((g1 - g0) * p.nPasses) };
+  const perGroup = Math.max(1, Math.min(g1 - g0, Math.floor(groupBytes / (2 * Math.max(W, 1)))));
   const columns = new Int16Array(perGroup * W);
   const hist = new Uint32Array(65536);
   for (let pass = 0; pass < p.nPasses; pass++) {
     const { start } = apWindow(p, pass);
-    for (let g0 = 0; g0 < C; g0 += perGroup) {
-      const g1 = Math.min(C, g0 + perGroup);
-      const width = g1 - g0;
+    for (let c0 = g0; c0 < g1; c0 += perGroup) {
+      const width = Math.min(g1, c0 + perGroup) - c0;
       file.readRows(start, W, (rows, firstRow) => {
-        deinterleave(rows, C, g0, width, columns, W, firstRow - start);
+        deinterleave(rows, C, c0, width, columns, W, firstRow - start);
         onBytes(rows.byteLength);
       }, signal);
       for (let k = 0; k < width; k++) {
         const col = columns.subarray(k * W, (k + 1) * W);
         const st = columnStats(col, hist);
         const offset = toInt16(st.median);
-        passOffsets[(g0 + k) * p.nPasses + pass] = offset;
-        passRms[(g0 + k) * p.nPasses + pass] = Math.sqrt(centredSumSq(col, st, offset) / W) * p.bitVolts;
+        const at = (c0 - g0 + k) * p.nPasses + pass;
+        out.offsets[at] = offset;
+        out.rmsUv[at] = Math.sqrt(centredSumSq(col, st, offset) / W) * p.bitVolts;
       }
     }
   }
+  return out;
+}
+
+/** Offsets, RMS and mask from every channel's per-pass values. */
+export function combinePassStats(p: OffsetParams, parts: PassStats[]): ChannelOffsets {
+  const C = p.numChannels;
   const offsets = new Int16Array(C);
   const rmsUv = new Float64Array(C);
   const mask: boolean[] = new Array(C).fill(true);
   for (const ch of p.referenceChannels) mask[ch] = false;
-  for (let ch = 0; ch < C; ch++) {
-    offsets[ch] = toInt16(median(passOffsets.subarray(ch * p.nPasses, (ch + 1) * p.nPasses)));
-    rmsUv[ch] = median(passRms.subarray(ch * p.nPasses, (ch + 1) * p.nPasses));
-    if (rmsUv[ch] > p.hiNoiseThresh || rmsUv[ch] < p.loNoiseThresh) mask[ch] = false;
+  for (const part of parts) {
+    for (let ch = part.g0; ch < part.g1; ch++) {
+      const k = ch - part.g0;
+      offsets[ch] = toInt16(median(part.offsets.subarray(k * p.nPasses, (k + 1) * p.nPasses)));
+      rmsUv[ch] = median(part.rmsUv.subarray(k * p.nPasses, (k + 1) * p.nPasses));
+      if (rmsUv[ch] > p.hiNoiseThresh || rmsUv[ch] < p.loNoiseThresh) mask[ch] = false;
+    }
   }
   return { offsets, mask, rmsUv };
+}
+
+/**
+ * compute_channel_offsets over `workers` threads (0: this thread), each taking a contiguous
+ * share of the channels and reading the pass windows itself; the second reader finds the
+ * window in the page cache, and the per-sample work, not the disk, is what takes the time.
+ */
+export async function computeChannelOffsets(
+  file: Int16File, p: OffsetParams, onBytes: (bytes: number) => void, signal?: AbortSignal, workers = 0,
+): Promise<ChannelOffsets> {
+  const C = p.numChannels;
+  if (workers < 2 || C < 2) return combinePassStats(p, [channelPassStats(file, p, 0, C, onBytes, signal)]);
+  // Each thread reads whole rows; count each byte once in the progress.
+  const share = (bytes: number) => onBytes(bytes / workers);
+  const bounds = Array.from({ length: workers + 1 }, (_, k) => Math.round((k * C) / workers));
+  const parts = await Promise.all(bounds.slice(0, -1).map((g0, k) => new Promise<PassStats>((resolve, reject) => {
+    const w = new Worker(new URL('./offsetsWorker.js', import.meta.url), { workerData: { path: file.path, p, g0, g1: bounds[k + 1] } });
+    const stop = () => { void w.terminate(); reject(new StageError('stopped')); };
+    signal?.addEventListener('abort', stop, { once: true });
+    w.on('message', (m: { bytes: number } | { result: PassStats } | { error: string; stage: boolean }) => {
+      if ('bytes' in m) share(m.bytes);
+      else if ('result' in m) { signal?.removeEventListener('abort', stop); resolve(m.result); }
+      else reject(m.stage ? new StageError(m.error) : new Error(m.error));
+    });
+    w.on('error', reject);
+  })));
+  return combinePassStats(p, parts);
 }

@@ -88,8 +88,37 @@ function binsUpTo(freqs: Float64Array, hi: number): number {
   return n;
 }
 
-function sortedMedian(v: Float64Array): number {
-  v.sort();
+/** numpy's median of int16 values, by counting (exact and linear in the count). */
+function int16Median(values: Int16Array, hist: Uint32Array): number {
+  const n = values.length;
+  let lo = 32767, hi = -32768;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    hist[v + 32768]++;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const r1 = (n - 1) >> 1, r2 = n >> 1;
+  let seen = 0, a = NaN, b = NaN;
+  for (let v = lo; v <= hi; v++) {
+    const c = hist[v + 32768];
+    if (c === 0) continue;
+    if (Number.isNaN(a) && seen + c > r1) a = v;
+    if (seen + c > r2) { b = v; break; }
+    seen += c;
+  }
+  for (let v = lo; v <= hi; v++) hist[v + 32768] = 0;
+  return (a + b) / 2;
+}
+
+/** Median of a few values (the saline channels of one sample), sorting `v` in place. */
+function smallMedian(v: Float64Array): number {
+  for (let i = 1; i < v.length; i++) {
+    const x = v[i];
+    let j = i - 1;
+    for (; j >= 0 && v[j] > x; j--) v[j + 1] = v[j];
+    v[j + 1] = x;
+  }
   const h = v.length >> 1;
   return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
@@ -108,6 +137,7 @@ export function findSurfaceChannel(
   const profileBins = binsUpTo(freqs, p.freqRange[1]);
   const figureBins = binsUpTo(freqs, p.maxFreq);
   const candidates: number[] = [];
+  const hist = new Uint32Array(65536);
   let lastPass: LastPass | undefined;
   for (let pass = 0; pass < p.nPasses; pass++) {
     const { start, count: L } = lfpWindow(p, pass);
@@ -118,11 +148,9 @@ export function findSurfaceChannel(
       for (let s = 0; s < n; s++) for (let ch = 0; ch < C; ch++) chunk[ch * L + s0 + s] = rows[s * C + order[ch]];
       onBytes(rows.byteLength);
     }, signal);
-    const scratch = new Float64Array(L);
     for (let ch = 0; ch < C; ch++) {
       const col = chunk.subarray(ch * L, (ch + 1) * L);
-      for (let s = 0; s < L; s++) scratch[s] = col[s];
-      const m = sortedMedian(scratch);
+      const m = int16Median(col, hist);
       for (let s = 0; s < L; s++) col[s] = toInt16(col[s] - m);
     }
     // The saline reference changes only when a saline column is rewritten, so it is recomputed
@@ -132,7 +160,7 @@ export function findSurfaceChannel(
     const updateRef = () => {
       for (let s = 0; s < L; s++) {
         for (let k = cr0; k < cr1; k++) salineValues[k - cr0] = chunk[k * L + s];
-        ref[s] = sortedMedian(salineValues);
+        ref[s] = smallMedian(salineValues);
       }
     };
     updateRef();
