@@ -5,7 +5,9 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { tempDir, timed, repoRoot } from './rig.js';
-import { stage } from '../stages/depth_estimation/index.js';
+import { stage, readSettings } from '../stages/depth_estimation/index.js';
+import { computeChannelOffsets } from '../stages/depth_estimation/offsets.js';
+import { Int16File } from '../stages/depth_estimation/int16File.js';
 import { lfpChannelOrder } from '../stages/depth_estimation/surface.js';
 import { probeInfoText } from '../stages/depth_estimation/probeJson.js';
 import { StageError, type BuiltinContext } from '../lib/builtin.js';
@@ -119,6 +121,25 @@ test('offsets are the known DC; dead, noisy and reference channels are masked', 
   const last = progress[progress.length - 1];
   assert.is(last[0], last[1], 'progress ends at the total');
   assert.is(last[1], 2 * 384 * (3 * 3000 + 3 * 2500));
+}));
+
+test('two threads and one give the same offsets and mask', timed(async () => {
+  const dir = tempDir();
+  const input = makeRecording(dir, { apNoise: (ch) => (ch % 7) * 12, dc: (ch) => ch * 3 - 500 });
+  const s = readSettings(input);
+  const file = new Int16File(s.apFile, 384, 'AP band file');
+  try {
+    const one = await computeChannelOffsets(file, s.offsets, () => {}, undefined, 0);
+    let bytes = 0;
+    const two = await computeChannelOffsets(file, s.offsets, (b) => { bytes += b; }, undefined, 2);
+    assert.equal(Array.from(two.offsets), Array.from(one.offsets));
+    assert.equal(two.mask, one.mask);
+    assert.equal(Array.from(two.rmsUv), Array.from(one.rmsUv));
+    assert.equal(Array.from(one.offsets.subarray(0, 3)), [-500, -497, -494]);
+    assert.is(bytes, 3 * 3000 * 384 * 2, 'progress counts each byte once');
+  } finally {
+    file.close();
+  }
 }));
 
 test('the surface channel is where LFP power drops (exact with a sharp threshold)', timed(async () => {

@@ -171,14 +171,14 @@ test('reads merge close snippets up to 16 MiB and skip long gaps', () => {
 interface Folder { dir: string; settings: MeanWaveformSettings; input: Record<string, any> }
 
 /**
- * 32 channels, 4000 samples. Unit 0: 6 spikes of a known waveform on channels 10-12 with +-3
+ * C channels (default 32), 4000 samples. Unit 0: 6 spikes of a known waveform on channels 10-12 with +-3
  * counts of noise alternating between spikes. Unit 1: spikes only at sample 0 (outside the
  * epoch), 5 and 3990 (snippets cut off). Unit 2: no spikes. Unit 3: 2 spikes, 50 counts on
  * channel 20. Template peaks: unit 0 at column 11, unit 1 at 5, unit 3 at 20.
  */
-function handMade(): Folder {
+function handMade(C = 32): Folder {
   const dir = tempDir();
-  const C = 32, N = 4000, S = 82, pre = 20;
+  const N = 4000, S = 82, pre = 20;
   const shape = [0, -10, -60, -120, -60, -10, 20, 40, 30, 10];
   const ap = new Int16Array(N * C);
   const put = (t: number, ch: number, v: number[], scale = 1) => v.forEach((x, k) => { ap[(t - pre + 30 + k) * C + ch] += Math.round(x * scale); });
@@ -204,6 +204,7 @@ function handMade(): Folder {
   const T = 4;
   const tpl = new Float32Array(T * 82 * C);
   const peakColumn = [11, 5, 0, 20];
+  if (C <= 20) throw new Error('handMade needs more than 20 channels');
   for (let t = 0; t < T; t++) if (t !== 2) tpl[(t * 82 + 40) * C + peakColumn[t]] = -1;
   writeNpy(path.join(ks, 'templates.npy'), { dtype: 'float32', shape: [T, 82, C], data: tpl });
   const eye = new Float32Array(C * C);
@@ -284,6 +285,22 @@ test('worker threads and this thread give identical files', timed(async () => {
   await runMeanWaveforms({ ...f.settings, workers: 2 }, quietContext());
   assert.ok(a.equals(fs.readFileSync(f.settings.meanWaveformsFile)));
   assert.is(fs.readFileSync(f.settings.metricsFile, 'utf8'), ac);
+}));
+
+test('odd channel counts (SpikeGLX 385) and float64 sums give the same means', timed(async () => {
+  const even = handMade();
+  await runMeanWaveforms(even.settings, quietContext());
+  const ref = readNpy(even.settings.meanWaveformsFile).data as Float64Array;
+  // 33 channels: 82 x 33 values per snippet is not a multiple of the kernel's 8-value groups.
+  const odd = handMade(33);
+  await runMeanWaveforms({ ...odd.settings, workers: 2 }, quietContext());
+  const m = readNpy(odd.settings.meanWaveformsFile).data as Float64Array;
+  for (const [u, c] of [[0, 11], [0, 10], [3, 20]]) {
+    for (let s = 0; s < 82; s++) assert.is(m[(u * 33 + c) * 82 + s], ref[(u * 32 + c) * 82 + s], `unit ${u} channel ${c} sample ${s}`);
+  }
+  // More than 65,535 spikes per unit could overflow int32 sums: plain float64 arrays take over.
+  await runMeanWaveforms({ ...even.settings, spikesPerEpoch: 70000, workers: 0 }, quietContext());
+  assert.ok(Buffer.from((readNpy(even.settings.meanWaveformsFile).data as Float64Array).buffer).equals(Buffer.from(ref.buffer)));
 }));
 
 test('inputs the module would crash on are errors that say why', timed(async () => {
