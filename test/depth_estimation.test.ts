@@ -12,6 +12,9 @@ import { lfpChannelOrder } from '../stages/depth_estimation/surface.js';
 import { probeInfoText } from '../stages/depth_estimation/probeJson.js';
 import { StageError, type BuiltinContext } from '../lib/builtin.js';
 import { crc32, pngSignature } from '../lib/png.js';
+import { welch } from '../lib/numeric/welch.js';
+import { gaussianFilter1d } from '../lib/numeric/gaussianFilter1d.js';
+import { findSurfaceChannel } from '../stages/depth_estimation/surface.js';
 
 const python = '/usr/bin/python3';
 const hasScipy = fs.existsSync(python) && spawnSync(python, ['-c', 'import numpy, scipy'], { stdio: 'ignore' }).status === 0;
@@ -325,7 +328,55 @@ test('matches the module algorithm in numpy/scipy', timed(async () => {
     assert.is(probe.surface_channel, ref.surface_channel, `${label}: surface`);
     assert.is(probe.air_channel, ref.air_channel, `${label}: air`);
     assert.is(out.surface_channel, Math.trunc(ref.surface_channel), `${label}: output JSON`);
+    // scipy computes int16 PSDs in float32, so the profiles agree to about 1e-6.
+    const settings = readSettings(input);
+    const lfp = new Int16File(settings.lfpFile, 384, 'LFP band file');
+    try {
+      const mine = findSurfaceChannel(lfp, settings.surface, () => {});
+      assert.equal(mine.candidates, ref.candidates, `${label}: candidates per pass`);
+      mine.lastPass.values.forEach((v, i) => assert.ok(Math.abs(v - ref.values[i]) < 1e-5, `${label}: profile at ${i}: ${v} vs ${ref.values[i]}`));
+    } finally {
+      lfp.close();
+    }
   }
+}));
+
+test('Welch PSD and Gaussian smoothing match scipy', timed(async () => {
+  if (!hasScipy) {
+    console.log('  (skipped: /usr/bin/python3 with numpy and scipy not found)');
+    return;
+  }
+  const rand = mulberry32(3);
+  const cases = [
+    { n: 2500, fs: 2500, nfft: 4096 },
+    { n: 2500, fs: 2500, nfft: 1000 },
+    { n: 200, fs: 1000, nfft: 256 },
+    { n: 3001, fs: 30000, nfft: 512 },
+  ];
+  const signals = cases.map((c) => Array.from({ length: c.n }, (_, i) => Math.round(300 * Math.sin(i * 0.02) + 40 * (rand() - 0.5))));
+  const profile = Array.from({ length: 60 }, (_, i) => (i < 30 ? 3 : -1) + rand() * 0.1);
+  const script = [
+    'import json, sys, numpy as np',
+    'from scipy.signal import welch',
+    'from scipy.ndimage import gaussian_filter1d',
+    'd = json.load(sys.stdin)',
+    'out = [welch(np.array(x, dtype=float), fs=c["fs"], nfft=c["nfft"])[1].tolist() for c, x in zip(d["cases"], d["signals"])]',
+    'g = [gaussian_filter1d(np.array(d["profile"]), s).tolist() for s in (1, 5, 40)]',
+    'json.dump({"welch": out, "gauss": g}, sys.stdout)',
+  ].join('\n');
+  const py = spawnSync(python, ['-c', script], { input: JSON.stringify({ cases, signals, profile }), encoding: 'utf8', maxBuffer: 1 << 26 });
+  assert.is(py.status, 0, py.stderr);
+  const ref = JSON.parse(py.stdout);
+  cases.forEach((c, k) => {
+    const full = welch(signals[k], { fs: c.fs, nfft: c.nfft }).psd;
+    const some = welch(signals[k], { fs: c.fs, nfft: c.nfft, bins: 17 }).psd;
+    assert.is(full.length, ref.welch[k].length);
+    full.forEach((v, i) => assert.ok(Math.abs(v - ref.welch[k][i]) <= 1e-9 * Math.abs(ref.welch[k][i]) + 1e-12, `case ${k} bin ${i}: ${v} vs ${ref.welch[k][i]}`));
+    some.forEach((v, i) => assert.ok(Math.abs(v - ref.welch[k][i]) <= 1e-9 * Math.abs(ref.welch[k][i]) + 1e-12, `case ${k} direct bin ${i}`));
+  });
+  [1, 5, 40].forEach((sigma, k) => {
+    gaussianFilter1d(profile, sigma).forEach((v, i) => assert.ok(Math.abs(v - ref.gauss[k][i]) < 1e-12, `sigma ${sigma} sample ${i}`));
+  });
 }));
 
 test.run();

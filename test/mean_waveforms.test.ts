@@ -15,6 +15,7 @@ import { chooseSpikes, groupSpikesByUnit } from '../stages/mean_waveforms/select
 import { planReads } from '../stages/mean_waveforms/gather.js';
 import { metricsCsvText } from '../stages/mean_waveforms/metricsCsv.js';
 import { resampleFft } from '../lib/numeric/resample.js';
+import { linregress } from '../lib/numeric/linregress.js';
 import { synthesize } from '../lib/synth/generate.js';
 
 const python = '/usr/bin/python3';
@@ -93,6 +94,37 @@ test('resampling is scipy.signal.resample: a band-limited periodic signal is rep
     close(y[m], Math.cos((2 * Math.PI * 3 * m) / 200) + 0.5 * Math.sin((2 * Math.PI * 7 * m) / 200), 1e-12, `sample ${m}`);
   }
 });
+
+test('resample and linregress match scipy on arbitrary input', timed(() => {
+  if (!hasPandas) {
+    console.log('  (skipped: /usr/bin/python3 with numpy and scipy not found)');
+    return;
+  }
+  const xs = [82, 81, 61].map((n) => Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 50 + ((i * 7919) % 13) - 6));
+  const targets = [200, 199, 41];
+  const script = [
+    'import json, sys, numpy as np',
+    'from scipy.signal import resample',
+    'from scipy.stats import linregress',
+    'd = json.load(sys.stdin)',
+    'r = [resample(np.array(x), n).tolist() for x in d["xs"] for n in d["targets"]]',
+    'l = linregress(np.arange(20) * 0.001, np.array(d["xs"][0][:20]))[0]',
+    'json.dump({"r": r, "l": l}, sys.stdout)',
+  ].join('\n');
+  const py = spawnSync(python, ['-c', script], { input: JSON.stringify({ xs, targets }), encoding: 'utf8' });
+  assert.is(py.status, 0, py.stderr);
+  const ref = JSON.parse(py.stdout);
+  let k = 0;
+  for (const x of xs) {
+    for (const n of targets) {
+      const y = resampleFft(x, n);
+      y.forEach((v, i) => assert.ok(Math.abs(v - ref.r[k][i]) < 1e-11, `resample ${x.length} -> ${n} at ${i}: ${v} vs ${ref.r[k][i]}`));
+      k++;
+    }
+  }
+  const xsReg = Array.from({ length: 20 }, (_, i) => i * 0.001);
+  close(linregress(xsReg, xs[0].slice(0, 20)).slope, ref.l, 1e-12, 'slope');
+}));
 
 // ---------------------------------------------------------------- SNR, 2-D features
 
