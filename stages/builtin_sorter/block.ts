@@ -10,9 +10,11 @@ export interface Block {
   /** First sample (may be negative at the start of the file). */
   first: number;
   length: number;
-  /** [channel][sample], counts relative to the channel's DC level. */
+  /** Sample t of channel c is at c * stride + (t - first) in `raw` and `smooth`. */
+  stride: number;
+  /** Counts relative to the channel's DC level. */
   raw: Float32Array;
-  /** The same smoothed with the detection kernel (zero phase). */
+  /** The same smoothed with the detection kernel (zero phase); empty when not asked for. */
   smooth: Float32Array;
 }
 
@@ -25,19 +27,51 @@ export function binomialKernel(taps: number): Float32Array {
 }
 
 /**
- * Binomial smoothing of x[from .. from + n + taps - 1) into out[at .. at + n): taps - 1 passes of
- * pairwise sums (the binomial kernel is (1, 1) convolved with itself), then one scaling; about
- * three times faster than a general convolution loop.
+ * out[i] = sum_j kernel[j] * x[i - half + j] for i in [from, to). The common lengths are written
+ * out: a loop over the taps inside the loop over samples runs three times slower.
  */
-export function binomialSmooth(x: Float32Array, from: number, n: number, taps: number, out: Float32Array, at: number, scratch: Float32Array): void {
-  const m = n + taps - 1;
-  scratch.set(x.subarray(from, from + m), 0);
-  for (let pass = 1; pass < taps; pass++) {
-    const len = m - pass;
-    for (let t = 0; t < len; t++) scratch[t] += scratch[t + 1];
+export function smoothRange(x: Float32Array, from: number, to: number, kernel: Float32Array, out: Float32Array): void {
+  const taps = kernel.length, half = (taps - 1) >> 1;
+  if (taps === 1) { out.set(x.subarray(from, to), from); return; }
+  if (taps === 3) {
+    const a = kernel[0], b = kernel[1];
+    for (let i = from; i < to; i++) out[i] = a * (x[i - 1] + x[i + 1]) + b * x[i];
+    return;
   }
-  const scale = 1 / 2 ** (taps - 1);
-  for (let t = 0; t < n; t++) out[at + t] = scratch[t] * scale;
+  if (taps === 5) {
+    const a = kernel[0], b = kernel[1], c = kernel[2];
+    for (let i = from; i < to; i++) out[i] = a * (x[i - 2] + x[i + 2]) + b * (x[i - 1] + x[i + 1]) + c * x[i];
+    return;
+  }
+  if (taps === 7) {
+    const a = kernel[0], b = kernel[1], c = kernel[2], d = kernel[3];
+    for (let i = from; i < to; i++) out[i] = a * (x[i - 3] + x[i + 3]) + b * (x[i - 2] + x[i + 2]) + c * (x[i - 1] + x[i + 1]) + d * x[i];
+    return;
+  }
+  for (let i = from; i < to; i++) {
+    let s = 0;
+    for (let j = 0; j < taps; j++) s += kernel[j] * x[i - half + j];
+    out[i] = s;
+  }
+}
+
+/** Buffers reused from block to block: fresh 100 MB arrays per chunk cost more in page faults than the work. */
+export class BlockBuffers {
+  private rowBuffer = new Int16Array(0);
+  private rawBuffer = new Float32Array(0);
+  private smoothBuffer = new Float32Array(0);
+  rows(n: number): Int16Array {
+    if (this.rowBuffer.length < n) this.rowBuffer = new Int16Array(n);
+    return this.rowBuffer.subarray(0, n);
+  }
+  raw(n: number): Float32Array {
+    if (this.rawBuffer.length < n) this.rawBuffer = new Float32Array(n);
+    return this.rawBuffer.subarray(0, n);
+  }
+  smooth(n: number): Float32Array {
+    if (this.smoothBuffer.length < n) this.smoothBuffer = new Float32Array(n);
+    return this.smoothBuffer.subarray(0, n);
+  }
 }
 
 export interface BlockSource {
@@ -50,13 +84,15 @@ export interface BlockSource {
   kernel: Float32Array;
 }
 
-/** Reads rows [first, first + length) of the int16 file; rows outside the file stay 0. */
-export function readRows(src: BlockSource, first: number, length: number): Int16Array {
+/** Reads rows [first, first + length) of the int16 file; rows outside the file read 0. */
+export function readRows(src: BlockSource, first: number, length: number, into?: Int16Array): Int16Array {
   const C = src.numChannels;
-  const rows = new Int16Array(length * C);
+  const rows = into ?? new Int16Array(length * C);
   const from = Math.max(0, first), to = Math.min(src.totalSamples, first + length);
-  if (to <= from) return rows;
-  const bytes = new Uint8Array(rows.buffer, (from - first) * C * 2, (to - from) * C * 2);
+  if (to <= from) { rows.fill(0); return rows; }
+  rows.fill(0, 0, (from - first) * C);
+  rows.fill(0, (to - first) * C);
+  const bytes = new Uint8Array(rows.buffer, rows.byteOffset + (from - first) * C * 2, (to - from) * C * 2);
   let got = 0;
   while (got < bytes.length) {
     const n = fs.readSync(src.fd, bytes, got, bytes.length - got, from * C * 2 + got);
@@ -66,26 +102,37 @@ export function readRows(src: BlockSource, first: number, length: number): Int16
   return rows;
 }
 
-/** `smooth` is empty unless asked for: only detection and features need it. */
-export function loadBlock(src: BlockSource, first: number, length: number, withSmooth = true): Block {
+/**
+ * Samples [first, first + length) of every channel, plus `half` kernel samples each side so the
+ * smoothing needs no edge rule inside the block. The arrays are views into `buffers` when given:
+ * valid until the next block is loaded with them.
+ */
+export function loadBlock(src: BlockSource, first: number, length: number, withSmooth = true, buffers = new BlockBuffers()): Block {
   const C = src.numChannels;
   const half = (src.kernel.length - 1) >> 1;
-  // Read `half` extra samples each side so the smoothing needs no edge rule inside the block.
   const ext = length + 2 * half;
   const extFirst = first - half;
-  const rows = readRows(src, extFirst, ext);
-  const valid0 = Math.max(0, -extFirst), valid1 = Math.min(ext, src.totalSamples - extFirst);
-  const cols = new Float32Array(C * ext);
+  const rows = readRows(src, extFirst, ext, buffers.rows(ext * C));
+  const valid0 = Math.max(0, -extFirst), valid1 = Math.max(valid0, Math.min(ext, src.totalSamples - extFirst));
+  const cols = buffers.raw(C * ext);
+  const dc = src.dc;
+  for (let c = 0; c < C; c++) {
+    // Outside the file a channel reads its DC level, i.e. 0 once the DC is removed.
+    cols.fill(0, c * ext, c * ext + valid0);
+    cols.fill(0, c * ext + valid1, (c + 1) * ext);
+  }
   for (let t = valid0; t < valid1; t++) {
     const rowBase = t * C;
-    for (let c = 0; c < C; c++) cols[c * ext + t] = rows[rowBase + c] - src.dc[c];
+    for (let c = 0; c < C; c++) cols[c * ext + t] = rows[rowBase + c] - dc[c];
   }
-  const raw = new Float32Array(C * length);
-  for (let c = 0; c < C; c++) raw.set(cols.subarray(c * ext + half, c * ext + half + length), c * length);
-  const smooth = new Float32Array(withSmooth ? C * length : 0);
+  let smooth: Float32Array = new Float32Array(0);
   if (withSmooth) {
-    const scratch = new Float32Array(ext);
-    for (let c = 0; c < C; c++) binomialSmooth(cols, c * ext, length, src.kernel.length, smooth, c * length, scratch);
+    const all = buffers.smooth(C * ext);
+    for (let c = 0; c < C; c++) {
+      const base = c * ext;
+      smoothRange(cols, base + half, base + half + length, src.kernel, all);
+    }
+    smooth = all.subarray(half);
   }
-  return { first, length, raw, smooth };
+  return { first, length, stride: ext, raw: cols.subarray(half), smooth };
 }

@@ -40,7 +40,7 @@ export function detectEvents(block: Block, opts: DetectOptions): Events {
   for (let c = 0; c < opts.numChannels; c++) {
     const thr = -opts.threshold[c];
     if (!Number.isFinite(thr)) continue;
-    const x = block.smooth.subarray(c * L, (c + 1) * L);
+    const x = block.smooth.subarray(c * block.stride, c * block.stride + L);
     for (let t = lo; t < hi; t++) {
       const v = x[t];
       if (v < thr && v <= x[t - 1] && v < x[t + 1]) {

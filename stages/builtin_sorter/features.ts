@@ -16,7 +16,7 @@ export interface Window {
 /** Copies `signal[c][t - pre .. t - pre + length)` / scale into out[at..]; outside the block reads 0. */
 export function copySnippet(signal: Float32Array, block: Block, c: number, t: number, w: Window, scale: number, out: Float32Array, at: number): void {
   const L = block.length;
-  const base = c * L;
+  const base = c * block.stride;
   const t0 = t - w.pre - block.first;
   for (let k = 0; k < w.length; k++) {
     const u = t0 + k;
@@ -79,7 +79,7 @@ export function shiftBasis(basis: Float32Array, components: number, w: Window, o
 /** A spike time window projected on the basis: `components` values into out[at..]. */
 export function project(signal: Float32Array, block: Block, c: number, t: number, w: Window, scale: number, basis: Float32Array, components: number, out: Float32Array, at: number): void {
   const L = block.length;
-  const base = c * L;
+  const base = c * block.stride;
   const t0 = t - w.pre - block.first;
   for (let k = 0; k < components; k++) {
     let s = 0;

@@ -5,7 +5,7 @@
  * the raw and of the smoothed signal, and whether the channel is digital (a sync line takes two
  * values, it is not a voltage).
  */
-import { binomialSmooth, readRows } from './block.js';
+import { readRows, smoothRange } from './block.js';
 
 export interface ChannelLevels {
   dc: Float32Array;
@@ -87,7 +87,6 @@ export function measureLevels(src: LevelSource, windowCount: number, windowSampl
   const column = new Float32Array(length);
   const work = new Float32Array(length);
   const centred = new Float32Array(length);
-  const scratch = new Float32Array(length);
   starts.forEach((first, w) => {
     const rows = readRows({ ...src, dc: new Float32Array(C) }, first, length);
     // Row-major to channel-major in one sequential sweep; reading a column straight from the
@@ -103,12 +102,14 @@ export function measureLevels(src: LevelSource, windowCount: number, windowSampl
       for (let t = 0; t < length; t++) work[t] = Math.abs(column[t] - dc);
       rawW[c][w] = gridMedian(work) / 0.6745;
       // The smoothed window where the kernel fits inside it (an estimate, edges are not needed).
-      const inner = Math.max(1, length - (taps - 1));
+      const half = (taps - 1) >> 1;
       for (let t = 0; t < length; t++) centred[t] = column[t] - dc;
-      if (length >= taps) binomialSmooth(centred, 0, inner, taps, work, 0, scratch);
+      const from = Math.min(half, length - 1), to = Math.max(from + 1, length - half);
+      if (length >= taps) smoothRange(centred, from, to, src.kernel, work);
       else work.set(centred);
-      for (let t = 0; t < inner; t++) work[t] = Math.abs(work[t]);
-      smoothW[c][w] = median(work.subarray(0, inner)) / 0.6745;
+      const inner = work.subarray(from, to);
+      for (let t = 0; t < inner.length; t++) inner[t] = Math.abs(inner[t]);
+      smoothW[c][w] = median(inner) / 0.6745;
     }
   });
   return {

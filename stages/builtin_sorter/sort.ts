@@ -20,6 +20,7 @@ import { binomialKernel } from './block.js';
 import { temporalBasis, type Window } from './features.js';
 import { contamination, label, type LabelOptions } from './labels.js';
 import { mergeAcrossNeighbourhoods } from './merge.js';
+import { reassignToNearestTemplate } from './reassign.js';
 import { measureLevels } from './noise.js';
 import type { SorterParams } from './params.js';
 import { writePhyFolder, templateLength, templatePadding } from './phyFiles.js';
@@ -224,10 +225,13 @@ export async function sortRecording(req: SortRequest): Promise<SortSummary> {
       mergeRadius: p.merge_radius, dims: p.cluster_dimensions, isocutThreshold: p.isocut_threshold, separationThreshold: p.separation_threshold,
       maxDifference: p.merge_max_difference,
     });
+    const reassigned = reassignToNearestTemplate({
+      channels, features, radius: p.neighbourhood_radius, components: p.pca_components, clusters: merged, searchRadius: p.merge_radius,
+    });
     // Number clusters by depth (peak channel), as Phy users expect to scroll them.
-    const peakOf = merged.map((events) => modeChannel(events, channels));
-    const order = merged.map((_, i) => i).sort((a, b) => peakOf[a] - peakOf[b] || merged[a][0] - merged[b][0]);
-    const clusters = order.map((i) => merged[i]);
+    const peakOf = reassigned.map((events) => modeChannel(events, channels));
+    const order = reassigned.map((_, i) => i).sort((a, b) => peakOf[a] - peakOf[b] || reassigned[a][0] - reassigned[b][0]);
+    const clusters = order.map((i) => reassigned[i]);
     const clusterPeak = order.map((i) => peakOf[i]);
     const T = clusters.length;
     const spikeCluster = new Uint32Array(N);

@@ -5,7 +5,7 @@
  * sample data crosses between threads.
  */
 import fs from 'node:fs';
-import { loadBlock, type Block, type BlockSource } from './block.js';
+import { BlockBuffers, loadBlock, type Block, type BlockSource } from './block.js';
 import { detectEvents } from './detect.js';
 import { neighbourhoodFeatures, peakSnippets, project, shiftBasis, type Window } from './features.js';
 import { isoSplit, principalAxes, type IsoSplitOptions } from './isosplit.js';
@@ -55,6 +55,7 @@ export type TaskResult =
 /** Per-thread state: the setup and an open file descriptor. */
 export class TaskRunner {
   private fd: number | undefined;
+  private readonly buffers = new BlockBuffers();
   constructor(readonly setup: SorterSetup) {}
 
   close(): void {
@@ -67,7 +68,7 @@ export class TaskRunner {
     this.fd ??= fs.openSync(s.path, 'r');
     const margin = Math.max(s.dedupSamples + 2, s.window.pre, s.window.length - s.window.pre, templateWindow.pre, templateWindow.length - templateWindow.pre) + 1;
     const src: BlockSource = { fd: this.fd, path: s.path, numChannels: s.numChannels, totalSamples: s.totalSamples, dc: s.dc, kernel: s.kernel };
-    return loadBlock(src, from - margin, to - from + 2 * margin, withSmooth);
+    return loadBlock(src, from - margin, to - from + 2 * margin, withSmooth, this.buffers);
   }
 
   private events(block: Block, from: number, to: number) {
@@ -177,7 +178,7 @@ export class TaskRunner {
 }
 
 function copySnippetRaw(block: Block, c: number, t: number, scale: number, out: Float32Array): void {
-  const L = block.length, base = c * L, t0 = t - templateWindow.pre - block.first;
+  const L = block.length, base = c * block.stride, t0 = t - templateWindow.pre - block.first;
   for (let k = 0; k < out.length; k++) {
     const u = t0 + k;
     out[k] = u >= 0 && u < L ? block.raw[base + u] / scale : 0;
