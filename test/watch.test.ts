@@ -31,6 +31,15 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
+/** waitUntil, with the watch's output in the failure. */
+async function until(h: ReturnType<Project['start']>, check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  try {
+    await waitUntil(check, what, ms);
+  } catch (err: any) {
+    throw new Error(`${err.message}; the watch said:\n${h.output()}`);
+  }
+}
+
 /** Watches still running when a test fails are killed, so the file does not wait for them. */
 const started: Array<ReturnType<Project['start']>> = [];
 function watchIn(p: Project, args: string[]): ReturnType<Project['start']> {
@@ -64,25 +73,25 @@ test('a recording written in chunks starts only once settled; one with its `when
   writeFile(p.root, 'fast/probe.ap.bin', 'raw\n');
   writeFile(p.root, 'fast/probe.ap.meta', 'fileSizeBytes=4\n');
   const metaWritten = Date.now();
-  await waitUntil(() => p.starts('fast/a') === 1 && p.starts('slow/a') === 1, 'both recordings to start');
+  await until(h, () => p.starts('fast/a') === 1 && p.starts('slow/a') === 1, 'both recordings to start');
   const startOf = (label: string) => p.calls().find((l) => l.event === 'start' && l.label === label)!.ms;
   assert.ok(startOf('slow/a') >= lastWrite + 1500, `slow started ${startOf('slow/a') - lastWrite} ms after its last write`);
   assert.ok(startOf('fast/a') - metaWritten < 1000, `fast started ${startOf('fast/a') - metaWritten} ms after its .meta appeared`);
   assert.match(h.output(), /^settle slow: probe\.ap\.bin is being written \(changed [\d.]+ s ago\); starts once unchanged for 1\.5 s or when \*\.ap\.meta appears$/m);
   assert.match(h.output(), /^ready  slow: unchanged for 1\.5 s$/m);
-  await waitUntil(() => allEnded(p, ['slow', 'fast']), 'both recordings to finish');
+  await until(h, () => allEnded(p, ['slow', 'fast']), 'both recordings to finish');
   await stop(h);
 }));
 
 test('five recordings added while one runs: all processed, each job once; events logged as JSON lines', timed(async () => {
   const p = makeProject({ recordings: ['r0'], head: head('{ settle_seconds: 0.3 }'), stages: fourStages({ bExtra: ['--wait-for', '{root}/../go'] }) });
   const h = watchIn(p, ['watch', '-j', '2']);
-  await waitUntil(() => p.starts('r0/b') === 1, 'r0 b to run');
+  await until(h, () => p.starts('r0/b') === 1, 'r0 b to run');
   for (let i = 1; i <= 5; i++) writeFile(p.root, `r${i}/probe.ap.bin`, `raw ${i}\n`);
   await h.waitForOutput(/^queue  r5: 4 jobs to run/m);
   writeFile(p.dir, 'go', '');
   const recs = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
-  await waitUntil(() => allEnded(p, recs), 'every job to finish');
+  await until(h, () => allEnded(p, recs), 'every job to finish');
   assert.is(h.child.exitCode, null, 'the watch is still running');
   assertEachRanOnce(p.calls());
   assert.is(p.starts(), 24);
@@ -99,15 +108,15 @@ test('SIGKILL during a job, then a new watch: the interrupted job reruns, finish
   const p = makeProject({ recordings: ['r1', 'r2'], head: head('{ settle_seconds: 0.2 }'), stages: fourStages({ bExtra: ['--wait-for', '{root}/../go'] }) });
   for (const r of ['r1', 'r2']) setMtime(path.join(p.rec(r), 'probe.ap.bin'), Date.now() / 1000 - 60);
   const first = watchIn(p, ['watch']);
-  await waitUntil(() => p.starts('r1/b') === 1, 'r1 b to start');
+  await until(first, () => p.starts('r1/b') === 1, 'r1 b to start');
   const orphan = p.calls().find((l) => l.label === 'r1/b')!.pid;
   first.child.kill('SIGKILL');
   await first.done;
   const second = watchIn(p, ['watch']);
   await second.waitForOutput(/^start  r1 b \(last run interrupted \(pid \d+ on \S+\)\)$/m);
-  await waitUntil(() => !alive(orphan), 'the orphan of the killed watch to be stopped', 5000);
+  await until(second, () => !alive(orphan), 'the orphan of the killed watch to be stopped', 5000);
   writeFile(p.dir, 'go', '');
-  await waitUntil(() => allEnded(p, ['r1', 'r2']), 'everything to finish');
+  await until(second, () => allEnded(p, ['r1', 'r2']), 'everything to finish');
   assert.is(p.starts('r1/a'), 1);
   assert.is(p.starts('r1/b'), 2);
   for (const l of ['r1/c', 'r1/d', 'r2/a', 'r2/b', 'r2/c', 'r2/d']) assert.is(p.starts(l), 1, l);
@@ -119,10 +128,10 @@ test('a manual `ephys-make all` during a watch: every job runs once, never two a
   const p = makeProject({ recordings: recs, head: head('{ settle_seconds: 0.2 }'), stages: fourStages({ bExtra: ['--sleep-ms', '300'] }) });
   for (const r of recs) setMtime(path.join(p.rec(r), 'probe.ap.bin'), Date.now() / 1000 - 60);
   const h = watchIn(p, ['watch', '-j', '2']);
-  await waitUntil(() => p.starts() >= 1, 'the watch to start a job');
+  await until(h, () => p.starts() >= 1, 'the watch to start a job');
   const manual = await p.run(['all', '-j', '2']);
   assert.is(manual.code, 0, manual.stdout + manual.stderr);
-  await waitUntil(() => allEnded(p, recs), 'every job to finish');
+  await until(h, () => allEnded(p, recs), 'every job to finish');
   const lines = p.calls();
   assertEachRanOnce(lines);
   assert.is(p.starts(), 16);
@@ -155,7 +164,7 @@ test('a failing recording does not stop the others or the watch; it is retried o
   const p = makeProject({ recordings: ['good1', 'bad', 'good2'], head: head('{ settle_seconds: 0.3 }'), stages: failingStages });
   writeFile(p.rec('bad'), 'ephys-make.yaml', 'stages: { a: { params: { a_params: { exit_code: "3" } } } }\n');
   const h = watchIn(p, ['watch']);
-  await waitUntil(() => ended(p, 'good1/b') && ended(p, 'good2/b') && p.starts('bad/a') === 2, 'good recordings done, bad tried twice (retries: 1)');
+  await until(h, () => ended(p, 'good1/b') && ended(p, 'good2/b') && p.starts('bad/a') === 2, 'good recordings done, bad tried twice (retries: 1)');
   await h.waitForOutput(/^FAILED bad a: exit status 3\n(.|\n)*\n {2}\(will retry\)$/m);
   await h.waitForOutput(/^FAILED bad a: exit status 3\n(  \|.*\n)*  log: .*\n(?! {2}\(will retry\))/m);
   // Something else in the recording changes: the failure is held back, not retried.
@@ -163,13 +172,13 @@ test('a failing recording does not stop the others or the watch; it is retried o
   await h.waitForOutput(/^held   bad: a failed before and nothing it depends on has changed; not retried until it does/m);
   // A new recording is still processed.
   writeFile(p.root, 'good3/probe.ap.bin', 'raw\n');
-  await waitUntil(() => ended(p, 'good3/b'), 'good3 to be processed');
+  await until(h, () => ended(p, 'good3/b'), 'good3 to be processed');
   assert.is(p.starts('bad/a'), 2);
   assert.is(p.starts('bad/b'), 0);
   // Its input changes: tried again (with its retry).
   fs.appendFileSync(path.join(p.rec('bad'), 'probe.ap.bin'), 'more\n');
   const fails = () => p.calls().filter((l) => l.event === 'fail' && l.label === 'bad/a').length;
-  await waitUntil(() => fails() === 4, 'bad a to be tried again (and retried) after its input changed');
+  await until(h, () => fails() === 4, 'bad a to be tried again (and retried) after its input changed');
   await h.waitForOutput(/(FAILED bad a: (.|\n)*){4}/);
   assert.is(h.child.exitCode, null, 'the watch is still running');
   await stop(h);
@@ -199,7 +208,7 @@ test('a marker that changes while its jobs run: they are stopped, their record s
   const p = makeProject({ recordings: ['r1'], head: head('{ settle_seconds: 0.5 }'), stages: fourStages({ bExtra: ['--wait-for', '{root}/../go'] }) });
   setMtime(path.join(p.rec('r1'), 'probe.ap.bin'), Date.now() / 1000 - 60);
   const h = watchIn(p, ['watch']);
-  await waitUntil(() => p.starts('r1/b') === 1, 'r1 b to start');
+  await until(h, () => p.starts('r1/b') === 1, 'r1 b to start');
   fs.appendFileSync(path.join(p.rec('r1'), 'probe.ap.bin'), 'late samples\n');
   await h.waitForOutput(/^stop   r1: probe\.ap\.bin changed while its jobs ran; stopping them, then waiting for it to settle$/m);
   await h.waitForOutput(/^interrupted r1 b$/m);
@@ -208,7 +217,7 @@ test('a marker that changes while its jobs run: they are stopped, their record s
   assert.is(state.jobs.b.stoppedBecause, 'stopped: probe.ap.bin changed while its jobs ran');
   await h.waitForOutput(/^ready  r1: unchanged for 0\.5 s$/m);
   writeFile(p.dir, 'go', '');
-  await waitUntil(() => allEnded(p, ['r1']) && p.starts('r1/b') === 2 && ended(p, 'r1/b'), 'r1 to be processed again');
+  await until(h, () => allEnded(p, ['r1']) && p.starts('r1/b') === 2 && ended(p, 'r1/b'), 'r1 to be processed again');
   assert.match(h.output(), /^start  r1 a \(input changed: probe\.ap\.bin \(size/m);
   assert.match(h.output(), /^start  r1 b \(last run interrupted \(pid \d+ on \S+\): stopped: probe\.ap\.bin changed while its jobs ran\)$/m);
   const runs = fs.readFileSync(path.join(p.rec('r1'), '.ephys-make', 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -220,13 +229,13 @@ test('pipeline.yaml edited while watching: stale stages queued, running work goe
   const p = makeProject({ recordings: ['r1'], head: head('{ settle_seconds: 0.2 }'), stages: fourStages({ bExtra: ['--wait-for', '{root}/../go'] }) });
   setMtime(path.join(p.rec('r1'), 'probe.ap.bin'), Date.now() / 1000 - 60);
   const h = watchIn(p, ['watch']);
-  await waitUntil(() => p.starts('r1/b') === 1, 'r1 b to start');
+  await until(h, () => p.starts('r1/b') === 1, 'r1 b to start');
   const yamlPath = path.join(p.dir, 'pipeline.yaml');
   const yaml = fs.readFileSync(yamlPath, 'utf8');
   fs.writeFileSync(yamlPath, yaml.replace('threshold: 4', 'threshold: 5'));
   await h.waitForOutput(/^pipeline\.yaml changed: planning every recording again$/m);
   writeFile(p.dir, 'go', '');
-  await waitUntil(() => allEnded(p, ['r1']), 'r1 to be processed');
+  await until(h, () => allEnded(p, ['r1']), 'r1 to be processed');
   assert.is(p.starts('r1/b'), 1, 'the running job was not stopped');
   assert.is(p.starts('r1/c'), 1, 'c ran once, with the new params');
   const input = JSON.parse(fs.readFileSync(path.join(p.rec('r1'), '.ephys-make', 'c', 'input.json'), 'utf8'));
@@ -234,12 +243,12 @@ test('pipeline.yaml edited while watching: stale stages queued, running work goe
   // Edited again, after the run: only the stage it affects reruns.
   fs.writeFileSync(yamlPath, yaml.replace('threshold: 4', 'threshold: 6'));
   await h.waitForOutput(/^start  r1 c \(params changed: c_params\.threshold 5 -> 6\)$/m);
-  await waitUntil(() => p.starts('r1/c') === 2 && p.calls().filter((l) => l.event === 'end' && l.label === 'r1/c').length === 2, 'c to rerun');
+  await until(h, () => p.starts('r1/c') === 2 && p.calls().filter((l) => l.event === 'end' && l.label === 'r1/c').length === 2, 'c to rerun');
   // An invalid edit: reported with its place, the watch carries on with the last good pipeline.
   fs.writeFileSync(yamlPath, yaml.replace('run: command', 'run: comand'));
   await h.waitForOutput(/^warning: pipeline\.yaml changed but has errors; still using the previous version:\npipeline\.yaml:\d+:\d+ error: /m);
   writeFile(p.root, 'r2/probe.ap.bin', 'raw\n');
-  await waitUntil(() => allEnded(p, ['r2']), 'r2 to be processed with the last good pipeline');
+  await until(h, () => allEnded(p, ['r2']), 'r2 to be processed with the last good pipeline');
   assert.is(h.child.exitCode, null);
   assert.is(p.starts('r1/a') + p.starts('r1/b') + p.starts('r1/d'), 3);
   await stop(h);
@@ -249,16 +258,16 @@ test('a recording removed while queued is dropped with a message; a deleted outp
   const p = makeProject({ recordings: ['r1'], head: head('{ settle_seconds: 0.2 }'), stages: fourStages({ bExtra: ['--wait-for', '{root}/../go'] }) });
   setMtime(path.join(p.rec('r1'), 'probe.ap.bin'), Date.now() / 1000 - 60);
   const h = watchIn(p, ['watch']);
-  await waitUntil(() => p.starts('r1/b') === 1, 'r1 b to start');
+  await until(h, () => p.starts('r1/b') === 1, 'r1 b to start');
   writeFile(p.root, 'r2/probe.ap.bin', 'raw\n');
   await h.waitForOutput(/^queue  r2: 4 jobs to run/m);
   fs.rmSync(p.rec('r2'), { recursive: true });
   await h.waitForOutput(/^gone   r2: removed; 4 queued or running jobs dropped$/m);
   writeFile(p.dir, 'go', '');
-  await waitUntil(() => allEnded(p, ['r1']), 'r1 to be processed');
+  await h.waitForOutput(/^done   r1 d /m);
   fs.rmSync(path.join(p.rec('r1'), 'd.out'));
   await h.waitForOutput(/^queue  r1: 1 job to run \(d: output missing: d\.out\)$/m);
-  await waitUntil(() => p.starts('r1/d') === 2 && fs.existsSync(path.join(p.rec('r1'), 'd.out')), 'd to run again');
+  await until(h, () => p.starts('r1/d') === 2 && fs.existsSync(path.join(p.rec('r1'), 'd.out')), 'd to run again');
   assert.is(p.starts('r2/a'), 0);
   await stop(h);
 }));

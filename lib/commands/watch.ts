@@ -268,6 +268,8 @@ class WatchSession {
   }
 
   private onEvent(e: EngineEvent): void {
+    // The status line is redrawn with each event: give it the counts of now first.
+    if (this.io.isTTY && e.type !== 'watch-status') this.report.emit(this.status());
     this.report.emit(e);
     switch (e.type) {
       case 'job-finished':
@@ -293,14 +295,15 @@ class WatchSession {
     setImmediate(() => this.watcher.jobsEnded(dir));
   }
 
-  /** The terminal's status line, at most a few times a second. */
+  /** Events come just before the state they announce: the status line is drawn again after. */
   private statusSoon(): void {
     if (!this.io.isTTY || this.statusTimer) return;
-    this.statusTimer = setTimeout(() => {
-      this.statusTimer = undefined;
-      const jobs = this.scheduler.jobCounts();
-      this.report.emit({ type: 'watch-status', ...this.watcher.counts(), queued: jobs.queued, running: jobs.running, done: this.done, failed: this.failed });
-    }, 200);
+    this.statusTimer = setTimeout(() => { this.statusTimer = undefined; this.report.emit(this.status()); }, 50);
+  }
+
+  private status(): EngineEvent {
+    const jobs = this.scheduler.jobCounts();
+    return { type: 'watch-status', ...this.watcher.counts(), queued: jobs.queued, running: jobs.running, done: this.done, failed: this.failed };
   }
 
   /** True the first time a key is seen: the same held job or problem is reported once. */
