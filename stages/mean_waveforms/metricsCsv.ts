@@ -2,6 +2,8 @@
  * waveform_metrics.csv as the module's `metrics.to_csv(path)` writes it: pandas' layout with an
  * unnamed index column (every row's index is 0, because each unit's one-row frame is
  * concatenated without resetting it), floats in Python's shortest repr, NaN as an empty field.
+ * With no unit to report the module's empty DataFrame would write '""'; the header alone is
+ * written here, which readers of the table handle.
  */
 import { pyFloatRepr } from '../../lib/numeric/pyFloatRepr.js';
 import type { WaveformMetrics } from './metrics.js';
