@@ -116,7 +116,7 @@ export function measureLevels(src: LevelSource, windowCount: number, windowSampl
     dc: Float32Array.from(dcW, (v) => median(v)),
     noiseRaw: Float32Array.from(rawW, (v) => median(v)),
     noiseSmooth: Float32Array.from(smoothW, (v) => median(v)),
-    digital: seen.map((s) => W > 0 && s.size <= 2),
+    digital: seen.map((s) => s.size === 2),
     windows: starts.map((s) => [s, s + length]),
   };
 }
