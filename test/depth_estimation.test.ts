@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { tempDir, timed, repoRoot } from './rig.js';
 import { stage, readSettings } from '../stages/depth_estimation/index.js';
 import { computeChannelOffsets } from '../stages/depth_estimation/offsets.js';
-import { Int16File } from '../stages/depth_estimation/int16File.js';
+import { Int16File } from '../lib/int16File.js';
 import { lfpChannelOrder } from '../stages/depth_estimation/surface.js';
 import { probeInfoText } from '../stages/depth_estimation/probeJson.js';
 import { StageError, type BuiltinContext } from '../lib/builtin.js';

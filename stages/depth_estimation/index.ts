@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
 import { writeFileAtomic } from '../../lib/atomicFile.js';
-import { Int16File } from './int16File.js';
+import { Int16File } from '../../lib/int16File.js';
 import { apWindow, computeChannelOffsets, type OffsetParams } from './offsets.js';
 import { findSurfaceChannel, lfpWindow, type SurfaceParams } from './surface.js';
 import { writeProbeInfo } from './probeJson.js';

@@ -16,7 +16,7 @@
 import { Worker } from 'node:worker_threads';
 import { StageError } from '../../lib/builtin.js';
 import { median } from '../../lib/numeric/median.js';
-import { Int16File } from './int16File.js';
+import { Int16File } from '../../lib/int16File.js';
 
 export interface OffsetParams {
   numChannels: number;

@@ -22,7 +22,7 @@ import { StageError, type BuiltinContext, type BuiltinStage, type InputJson } fr
 import { PartialFile, writeFileAtomic } from '../../lib/atomicFile.js';
 import { loadKilosortFolder } from '../../lib/kilosort.js';
 import { npyHeaderBytes } from '../../lib/npy.js';
-import { Int16File } from '../depth_estimation/int16File.js';
+import { Int16File } from '../../lib/int16File.js';
 import { chooseSpikes, groupSpikesByUnit } from './select.js';
 import { sumSnippets, type SnippetList, type UnitSums } from './gather.js';
 import { snrFromSums, upsampledCount, waveformMetrics } from './metrics.js';

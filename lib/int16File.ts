@@ -3,7 +3,7 @@
  * count, and whole rows (all channels of a run of samples) read in chunks of at least 8 MiB.
  */
 import fs from 'node:fs';
-import { StageError } from '../../lib/builtin.js';
+import { StageError } from './builtin.js';
 
 /** Large sequential reads are several times faster than small ones on the machines we run on. */
 export const readChunkBytes = 8 << 20;
