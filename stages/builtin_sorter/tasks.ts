@@ -5,9 +5,9 @@
  * sample data crosses between threads.
  */
 import fs from 'node:fs';
-import { BlockBuffers, loadBlock, type Block, type BlockSource } from './block.js';
+import { BlockBuffers, loadBlock, readRows, type Block, type BlockSource } from './block.js';
 import { detectEvents } from './detect.js';
-import { neighbourhoodFeatures, peakSnippets, project, shiftBasis, type Window } from './features.js';
+import { neighbourhoodFeatures, peakSnippets, shiftBasis, type Window } from './features.js';
 import { isoSplit, principalAxes, type IsoSplitOptions } from './isosplit.js';
 
 /** Kilosort's template window: nt0 = 61 samples with the trough at nt0min = 20. */
@@ -30,6 +30,9 @@ export interface SorterSetup {
   window: Window;
   components: number;
 }
+
+/** A stretch of the file as stored (row-major int16). */
+interface RowBlock { first: number; length: number; rows: Int16Array }
 
 /** Template sums and projections use the channels in `templateChannels` (-1 = none). */
 export interface TemplateChannels {
@@ -63,12 +66,35 @@ export class TaskRunner {
     this.fd = undefined;
   }
 
-  private block(from: number, to: number, withSmooth = true): Block {
+  private block(from: number, to: number): Block {
     const s = this.setup;
     this.fd ??= fs.openSync(s.path, 'r');
     const margin = Math.max(s.dedupSamples + 2, s.window.pre, s.window.length - s.window.pre, templateWindow.pre, templateWindow.length - templateWindow.pre) + 1;
     const src: BlockSource = { fd: this.fd, path: s.path, numChannels: s.numChannels, totalSamples: s.totalSamples, dc: s.dc, kernel: s.kernel };
-    return loadBlock(src, from - margin, to - from + 2 * margin, withSmooth, this.buffers);
+    return loadBlock(src, from - margin, to - from + 2 * margin, true, this.buffers);
+  }
+
+  /**
+   * Rows [from - margin, to + margin) as stored: the template and projection passes read a few
+   * snippets per chunk, so they skip the transposition a full block needs.
+   */
+  private rows(from: number, to: number): RowBlock {
+    const s = this.setup;
+    this.fd ??= fs.openSync(s.path, 'r');
+    const margin = Math.max(s.window.pre, s.window.length - s.window.pre, templateWindow.pre, templateWindow.length - templateWindow.pre) + 1;
+    const first = from - margin, length = to - from + 2 * margin;
+    const src: BlockSource = { fd: this.fd, path: s.path, numChannels: s.numChannels, totalSamples: s.totalSamples, dc: s.dc, kernel: s.kernel };
+    return { first, length, rows: readRows(src, first, length, this.buffers.rows(length * s.numChannels)) };
+  }
+
+  /** rows' channel c over [t - pre, t - pre + out.length), DC removed, over `scale`; 0 outside the file. */
+  private snippet(rb: RowBlock, c: number, t: number, pre: number, scale: number, out: Float32Array): void {
+    const s = this.setup, C = s.numChannels, dc = s.dc[c];
+    const start = t - pre;
+    for (let k = 0; k < out.length; k++) {
+      const u = start + k;
+      out[k] = u >= 0 && u < s.totalSamples ? (rb.rows[(u - rb.first) * C + c] - dc) / scale : 0;
+    }
   }
 
   private events(block: Block, from: number, to: number) {
@@ -114,7 +140,7 @@ export class TaskRunner {
     const sums = new Float64Array(L.templateCount * W * L.perTemplate);
     const counts = new Int32Array(L.templateCount);
     if (!task.include.some((v) => v)) return { sums, counts };
-    const block = this.block(task.from, task.to, false);
+    const rb = this.rows(task.from, task.to);
     const snippet = new Float32Array(W);
     for (let i = 0; i < task.times.length; i++) {
       if (!task.include[i]) continue;
@@ -123,7 +149,7 @@ export class TaskRunner {
       for (let j = 0; j < L.perTemplate; j++) {
         const c = L.channels[t * L.perTemplate + j];
         if (c < 0) continue;
-        copySnippetRaw(block, c, task.times[i], s.noiseRaw[c], snippet);
+        this.snippet(rb, c, task.times[i], templateWindow.pre, s.noiseRaw[c], snippet);
         const base = t * W * L.perTemplate;
         for (let k = 0; k < W; k++) sums[base + k * L.perTemplate + j] += snippet[k];
       }
@@ -141,9 +167,9 @@ export class TaskRunner {
     const amplitudes = new Float64Array(n);
     const pc = new Float32Array(n * K * P);
     if (n > 0) {
-      const block = this.block(task.from, task.to, false);
+      const rb = this.rows(task.from, task.to);
       const snippet = new Float32Array(W);
-      const proj = new Float32Array(K);
+      const window = new Float32Array(s.window.length);
       const shifted = new Float32Array(task.basis.length);
       for (let i = 0; i < n; i++) {
         const t = task.templates[i];
@@ -152,14 +178,18 @@ export class TaskRunner {
         for (let j = 0; j < P; j++) {
           const c = L.channels[t * P + j];
           if (c < 0) continue;
-          copySnippetRaw(block, c, task.times[i], s.noiseRaw[c], snippet);
+          this.snippet(rb, c, task.times[i], templateWindow.pre, s.noiseRaw[c], snippet);
           for (let k = 0; k < W; k++) {
             const m = task.templateData[(t * W + k) * P + j];
             dot += m * snippet[k];
             norm += m * m;
           }
-          project(block.raw, block, c, task.times[i], s.window, s.noiseRaw[c], shifted, K, proj, 0);
-          for (let k = 0; k < K; k++) pc[i * K * P + k * P + j] = proj[k];
+          this.snippet(rb, c, task.times[i], s.window.pre, s.noiseRaw[c], window);
+          for (let k = 0; k < K; k++) {
+            let v = 0;
+            for (let q = 0; q < window.length; q++) v += shifted[k * window.length + q] * window[q];
+            pc[i * K * P + k * P + j] = v;
+          }
         }
         amplitudes[i] = norm > 0 ? dot / norm : 0;
       }
@@ -174,13 +204,5 @@ export class TaskRunner {
       }
     }
     return amplitudes;
-  }
-}
-
-function copySnippetRaw(block: Block, c: number, t: number, scale: number, out: Float32Array): void {
-  const L = block.length, base = c * block.stride, t0 = t - templateWindow.pre - block.first;
-  for (let k = 0; k < out.length; k++) {
-    const u = t0 + k;
-    out[k] = u >= 0 && u < L ? block.raw[base + u] / scale : 0;
   }
 }
