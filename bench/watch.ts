@@ -136,7 +136,9 @@ async function main(): Promise<void> {
     for (let k = 0; k < trials; k++) {
       const rec = path.join(root, 'new', `when${k}`);
       fs.mkdirSync(rec, { recursive: true });
+      // As at the rig: the data is being written (the watch waits for it), then the .meta closes it.
       fs.writeFileSync(path.join(rec, 'probe.ap.bin'), 'samples\n');
+      await sleep(300);
       fs.writeFileSync(path.join(rec, 'probe.ap.meta'), 'fileSizeBytes=8\n');
       const ready = Date.now();
       const start = await waitFor(() => firstStart(calls, `new/when${k}/a`), `new/when${k} to start`);

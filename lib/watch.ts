@@ -66,6 +66,8 @@ interface Tracked {
   quietSince: number;
   /** Which marker changed last, for messages. */
   lastChanged: string;
+  /** The newest marker's mtime: a `when` file older than it does not vouch for the recording. */
+  newestMtimeMs: number;
   timer?: NodeJS.Timeout;
   /** Something other than a marker changed while busy: plan again when its jobs end. */
   dirty: boolean;
@@ -106,7 +108,7 @@ export class RecordingWatcher {
     const m = this.readMarkers(dir);
     if (!m.fingerprint) return;
     const now = Date.now();
-    const t: Tracked = { dir, name, output, phase: 'settling', markers: m.fingerprint, quietSince: Math.min(now, m.newestMtimeMs), lastChanged: m.newest, dirty: false };
+    const t: Tracked = { dir, name, output, phase: 'settling', markers: m.fingerprint, quietSince: Math.min(now, m.newestMtimeMs), lastChanged: m.newest, newestMtimeMs: m.newestMtimeMs, dirty: false };
     this.tracked.set(dir, t);
     this.owners.set(dir, dir);
     if (output !== dir) this.owners.set(output, dir);
@@ -227,6 +229,7 @@ export class RecordingWatcher {
     if (m.fingerprint === t.markers) return false;
     t.lastChanged = changedMarker(t.markers, m.fingerprint) ?? m.newest;
     t.markers = m.fingerprint;
+    t.newestMtimeMs = m.newestMtimeMs;
     t.quietSince = Date.now();
     return true;
   }
@@ -236,7 +239,7 @@ export class RecordingWatcher {
     if (t.timer) { clearTimeout(t.timer); t.timer = undefined; }
     // Recordings found ready at start (or moved in whole) start without a line each.
     const say = (why: string) => (how === 'first-seen' ? undefined : why);
-    const when = this.whenFile(t.dir);
+    const when = this.whenFile(t, how === 'first-seen');
     if (when) return this.toReady(t, say(`${when} is there`));
     const { settleMs } = this.rules;
     const quietMs = Date.now() - t.quietSince;
@@ -303,9 +306,16 @@ export class RecordingWatcher {
     return { fingerprint: parts.join('\n'), newest, newestMtimeMs };
   }
 
-  private whenFile(dir: string): string | undefined {
+  /**
+   * A `when` file (a SpikeGLX .meta, an Open Ephys structure.oebin) is written when a recording
+   * closes, so it vouches only if no marker changed after it: one copied ahead of its data, or a
+   * recording appended to later, goes by the settle rule instead. File times are coarse (a few
+   * ms), so on first sight a tie does not vouch: the .meta may have landed just before the data.
+   */
+  private whenFile(t: Tracked, firstSeen: boolean): string | undefined {
     if (!this.rules.when) return undefined;
-    return fg.sync(this.rules.when, { cwd: dir, onlyFiles: true, suppressErrors: true })[0];
+    const found = fg.sync(this.rules.when, { cwd: t.dir, onlyFiles: true, stats: true, suppressErrors: true });
+    return found.find((e) => e.stats && (firstSeen ? e.stats.mtimeMs > t.newestMtimeMs : e.stats.mtimeMs >= t.newestMtimeMs))?.path;
   }
 }
 

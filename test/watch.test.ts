@@ -58,28 +58,32 @@ async function stop(h: ReturnType<Project['start']>): Promise<void> {
 }
 
 test('a recording written in chunks starts only once settled; one with its `when` file starts at once', timed(async () => {
+  // `slow` and `copied` are written in chunks; `copied` got its .meta first (a copy in the wrong
+  // order), which does not vouch for it. `fast` is written the same way, then closed with its .meta.
   const p = makeProject({ recordings: [], head: head('{ settle_seconds: 1.5, when: "*.ap.meta" }') });
   const h = watchIn(p, ['watch', '-j', '2']);
   await h.waitForOutput(/^watching /m);
-  const slow = path.join(p.root, 'slow', 'probe.ap.bin');
-  fs.mkdirSync(path.dirname(slow));
+  for (const r of ['slow', 'copied', 'fast']) fs.mkdirSync(path.join(p.root, r));
+  writeFile(p.root, 'copied/probe.ap.meta', 'fileSizeBytes=7000\n');
   let lastWrite = 0;
   for (let i = 0; i < 7; i++) {
-    fs.appendFileSync(slow, `chunk ${i}\n`.repeat(1000));
+    for (const r of ['slow', 'copied', 'fast']) fs.appendFileSync(path.join(p.root, r, 'probe.ap.bin'), `chunk ${i}\n`.repeat(1000));
     lastWrite = Date.now();
-    assert.is(p.starts('slow/a'), 0, `started while chunk ${i} was being written`);
+    assert.is(p.starts(), 0, `started while chunk ${i} was being written`);
     await new Promise((r) => setTimeout(r, 400));
   }
-  writeFile(p.root, 'fast/probe.ap.bin', 'raw\n');
   writeFile(p.root, 'fast/probe.ap.meta', 'fileSizeBytes=4\n');
   const metaWritten = Date.now();
-  await until(h, () => p.starts('fast/a') === 1 && p.starts('slow/a') === 1, 'both recordings to start');
+  await until(h, () => p.starts('fast/a') === 1 && p.starts('slow/a') === 1 && p.starts('copied/a') === 1, 'the recordings to start');
   const startOf = (label: string) => p.calls().find((l) => l.event === 'start' && l.label === label)!.ms;
   assert.ok(startOf('slow/a') >= lastWrite + 1500, `slow started ${startOf('slow/a') - lastWrite} ms after its last write`);
+  assert.ok(startOf('copied/a') >= lastWrite + 1500, `copied started ${startOf('copied/a') - lastWrite} ms after its last write`);
   assert.ok(startOf('fast/a') - metaWritten < 1000, `fast started ${startOf('fast/a') - metaWritten} ms after its .meta appeared`);
+  assert.ok(startOf('fast/a') < lastWrite + 1500, 'fast did not wait for the settle time');
+  assert.match(h.output(), /^ready  fast: probe\.ap\.meta is there$/m);
   assert.match(h.output(), /^settle slow: probe\.ap\.bin is being written \(changed [\d.]+ s ago\); starts once unchanged for 1\.5 s or when \*\.ap\.meta appears$/m);
   assert.match(h.output(), /^ready  slow: unchanged for 1\.5 s$/m);
-  await until(h, () => allEnded(p, ['slow', 'fast']), 'both recordings to finish');
+  await until(h, () => allEnded(p, ['slow', 'fast', 'copied']), 'the recordings to finish');
   await stop(h);
 }));
 
