@@ -11,6 +11,8 @@
  * k-th distance comes within the rounding bound of its dropped candidates is searched exactly.
  */
 
+import { nearCandidatesWasm, type CandidateLists } from './nearCandidatesWasm.js';
+
 const extra = 4;
 
 /**
@@ -18,7 +20,7 @@ const extra = 4;
  * first: row i of the result is out[i*k .. i*k+k). With fewer than k other rows, missing entries
  * are -1. Equal distances list the lower row index first.
  */
-export function nearestNeighbors(x: Float64Array, n: number, d: number, k: number): Int32Array {
+export function nearestNeighbors(x: Float64Array, n: number, d: number, k: number, useWasm = true): Int32Array {
   const out = new Int32Array(n * k).fill(-1);
   if (n < 2 || k < 1) return out;
   const kk = Math.min(k + extra, n - 1);
@@ -35,7 +37,41 @@ export function nearestNeighbors(x: Float64Array, n: number, d: number, k: numbe
     norm[i] = s;
     if (s > maxNorm) maxNorm = s;
   }
-  // Candidate lists, sorted ascending by approximate squared distance.
+  const cand = (useWasm ? nearCandidatesWasm(c, norm, n, d, kk) : undefined) ?? nearCandidatesJs(c, norm, n, d, kk);
+  const candD = cand.distance;
+  const candI = cand.index;
+
+  const exact = (i: number, j: number): number => {
+    let s = 0;
+    for (let q = 0; q < d; q++) { const v = x[i * d + q] - x[j * d + q]; s += v * v; }
+    return s;
+  };
+  const rankD = new Float64Array(n);
+  const rankI = new Int32Array(n);
+  const byDistanceThenIndex = (m: number) => {
+    const idx = Array.from({ length: m }, (_, t) => t).sort((p, q) => rankD[p] - rankD[q] || rankI[p] - rankI[q]);
+    return idx.map((t) => rankI[t]);
+  };
+  for (let i = 0; i < n; i++) {
+    const base = i * kk;
+    for (let t = 0; t < kk; t++) { rankI[t] = candI[base + t]; rankD[t] = exact(i, rankI[t]); }
+    let chosen = byDistanceThenIndex(kk).slice(0, k);
+    // Anything not kept has an approximate distance >= the last kept one; with rounding of at
+    // most `err` in either, it cannot beat the k-th exact distance unless they come this close.
+    const err = 1e-12 * (norm[i] + maxNorm + meanNorm);
+    const kth = exact(i, chosen[chosen.length - 1]);
+    if (kk < n - 1 && !(kth < candD[base + kk - 1] - 2 * err)) {
+      let m = 0;
+      for (let j = 0; j < n; j++) if (j !== i) { rankI[m] = j; rankD[m] = exact(i, j); m++; }
+      chosen = byDistanceThenIndex(m).slice(0, k);
+    }
+    for (let t = 0; t < chosen.length; t++) out[i * k + t] = chosen[t];
+  }
+  return out;
+}
+
+/** The candidate search in plain JavaScript, where WebAssembly SIMD is unavailable. */
+function nearCandidatesJs(c: Float64Array, norm: Float64Array, n: number, d: number, kk: number): CandidateLists {
   const candD = new Float64Array(n * kk).fill(Infinity);
   const candI = new Int32Array(n * kk).fill(-1);
   const worst = new Float64Array(n).fill(Infinity);
@@ -95,31 +131,5 @@ export function nearestNeighbors(x: Float64Array, n: number, d: number, k: numbe
     }
   }
 
-  const exact = (i: number, j: number): number => {
-    let s = 0;
-    for (let q = 0; q < d; q++) { const v = x[i * d + q] - x[j * d + q]; s += v * v; }
-    return s;
-  };
-  const rankD = new Float64Array(n);
-  const rankI = new Int32Array(n);
-  const byDistanceThenIndex = (m: number) => {
-    const idx = Array.from({ length: m }, (_, t) => t).sort((p, q) => rankD[p] - rankD[q] || rankI[p] - rankI[q]);
-    return idx.map((t) => rankI[t]);
-  };
-  for (let i = 0; i < n; i++) {
-    const base = i * kk;
-    for (let t = 0; t < kk; t++) { rankI[t] = candI[base + t]; rankD[t] = exact(i, rankI[t]); }
-    let chosen = byDistanceThenIndex(kk).slice(0, k);
-    // Anything not kept has an approximate distance >= the last kept one; with rounding of at
-    // most `err` in either, it cannot beat the k-th exact distance unless they come this close.
-    const err = 1e-12 * (norm[i] + maxNorm + meanNorm);
-    const kth = exact(i, chosen[chosen.length - 1]);
-    if (kk < n - 1 && !(kth < candD[base + kk - 1] - 2 * err)) {
-      let m = 0;
-      for (let j = 0; j < n; j++) if (j !== i) { rankI[m] = j; rankD[m] = exact(i, j); m++; }
-      chosen = byDistanceThenIndex(m).slice(0, k);
-    }
-    for (let t = 0; t < chosen.length; t++) out[i * k + t] = chosen[t];
-  }
-  return out;
+  return { distance: candD, index: candI };
 }

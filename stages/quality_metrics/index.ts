@@ -160,6 +160,7 @@ async function pcMetrics(
     const cost = order.map((u) => unitCost(s, unitPeakChannel, p, maxChannel, u));
     order.sort((a, b) => cost[b] - cost[a]);
     let done = 0;
+    let phaseStart = Date.now();
     await pool.run(order.map((u): WorkerTask => ({ type: 'unit', unit: u })), (reply) => {
       if (reply.type !== 'unit') return;
       const u = reply.unit;
@@ -167,6 +168,8 @@ async function pcMetrics(
       if (dump && reply.draws) dump.addUnit(u, reply.draws);
       report(++done);
     }, ctx.signal);
+    ctx.log(`PC metrics of ${units} units: ${((Date.now() - phaseStart) / 1000).toFixed(1)} s on ${Math.max(1, pool.size)} thread(s)`);
+    phaseStart = Date.now();
 
     // Silhouette: a random sample of the epoch's spikes, distance sums split over the threads.
     const sample = new SeededRandom(subsampleSeed, silhouetteStream).sampleIndices(s.times.length, p.nSilhouette);
@@ -183,10 +186,12 @@ async function pcMetrics(
       for (let i = 0; i < sums.length; i++) sums[i] += reply.sums[i];
     }, ctx.signal);
     out.silhouetteScore.set(silhouetteScores(input.units, units, sums));
+    ctx.log(`silhouette scores of ${sample.length} spikes: ${((Date.now() - phaseStart) / 1000).toFixed(1)} s`);
     dump?.write(sample);
   } finally {
     await pool.close();
   }
+  const driftStart = Date.now();
 
   const depths = spikeDepths(s, pcFeatures, pcCount, pcChannelCount, pcFeatureInd);
   const { starts, ends } = driftIntervals(s.minTime, s.maxTime, p.driftIntervalS);
@@ -196,6 +201,7 @@ async function pcMetrics(
     const d = Float64Array.from(idx, (e) => depths[e]);
     [out.maxDrift[u], out.cumulativeDrift[u]] = unitDrift(times, d, starts, ends, p.driftIntervalS, p.driftMinSpikesPerInterval);
   }
+  ctx.log(`drift metrics: ${((Date.now() - driftStart) / 1000).toFixed(1)} s`);
   return out;
 }
 
@@ -209,14 +215,17 @@ async function runQualityMetrics(input: InputJson, ctx: BuiltinContext): Promise
   if (typeof sampleRateHz !== 'number' || !(sampleRateHz > 0)) {
     throw new StageError(`ephys_params.sample_rate is ${JSON.stringify(sampleRateHz)}; expected a positive number of Hz`);
   }
+  const started = Date.now();
   const ks = loadKilosortFolder(dir, { sampleRateHz, includePcs: p.includePcMetrics, includeTemplates: false, shared: true });
-  ctx.log(`loaded ${ks.spikeCount} spikes, ${ks.templateCount} templates from ${dir}`);
+  ctx.log(`loaded ${ks.spikeCount} spikes, ${ks.templateCount} templates from ${dir}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const s = selectEpochSpikes(ks.spikeTimes, ks.spikeClusters, ks.spikeTemplates, ks.amplitudes);
   if (s.times.length === 0) throw new StageError(`${path.join(dir, 'spike_times.npy')}: no spikes after time 0; expected at least one`);
   const units = s.clusterIds.length;
   const phases = p.includePcMetrics ? 2 : 1;
   ctx.progress(0, units * phases, 'items');
+  const trainStart = Date.now();
   const train = spikeTrainMetrics(s, p);
+  ctx.log(`spike-train metrics: ${((Date.now() - trainStart) / 1000).toFixed(1)} s`);
   ctx.progress(units, units * phases, 'items');
 
   const table: Table = [
