@@ -34,6 +34,10 @@ const allenQuirks = {
   residuals_append: 'differs: residuals.dat is written afresh instead of appended to',
 };
 
+function secondsSince(t: bigint): number {
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
 function fail(message: string): never {
   throw new StageError(message);
 }
@@ -102,7 +106,9 @@ export const stage: BuiltinStage = {
       offsetsSource = 'probe_json';
     } else {
       ctx.log(probeJson ? `${probeJson} not found: estimating offsets from the data` : 'no common_files.probe_json: estimating offsets from the data');
+      const estimateStarted = process.hrtime.bigint();
       const estimate = estimateOffsets(apFile, numChannels, sampleRateHz);
+      ctx.log(`offsets: median of ${estimate.windows} windows of ${estimate.samplesPerWindow} samples, ${secondsSince(estimateStarted).toFixed(2)} s`);
       const reference = new Set(referenceChannels);
       probe = {
         numChannels,
@@ -122,6 +128,7 @@ export const stage: BuiltinStage = {
     if (residualsFile === path.resolve(apFile)) fail(`${residualsFile}: residuals_file would overwrite the AP band file`);
 
     let result;
+    const streamStarted = process.hrtime.bigint();
     try {
       result = await medianSubtractFile({
         inputPath: apFile,
@@ -135,7 +142,8 @@ export const stage: BuiltinStage = {
       if (err instanceof StreamAborted) fail(`median subtraction of ${apFile} stopped before it finished; nothing was written`);
       throw err;
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    ctx.log(`median subtraction of ${sizeBytes} bytes on ${result.workers} workers: ${secondsSince(streamStarted).toFixed(2)} s including the final fsync`);
+    const seconds = secondsSince(started);
     return {
       median_subtraction_execution_time: seconds,
       median_subtraction_commit_hash: `ephys-make built-in median_subtraction ${version}`,

@@ -11,11 +11,31 @@ export interface OffsetEstimate {
   samplesPerWindow: number;
 }
 
-function median(sorted: ArrayLike<number>): number {
-  const n = sorted.length;
+/** k-th smallest (0-based) by quickselect; reorders `v`. A full sort of every column was most of the estimate's time. */
+function select(v: Int16Array | Float64Array, k: number): number {
+  let lo = 0, hi = v.length - 1;
+  while (lo < hi) {
+    const pivot = v[(lo + hi) >> 1];
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (v[i] < pivot) i++;
+      while (v[j] > pivot) j--;
+      if (i <= j) { const t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j; else if (k >= i) lo = i; else return v[k];
+  }
+  return v[k];
+}
+
+/** numpy's median: the middle value, or the mean of the middle two; reorders `v`. */
+function median(v: Int16Array | Float64Array): number {
+  const n = v.length;
   if (n === 0) return 0;
-  const mid = n >> 1;
-  return n % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const upper = select(v, n >> 1);
+  if (n % 2) return upper;
+  let lower = -Infinity;
+  for (let i = 0; i < n >> 1; i++) if (v[i] > lower) lower = v[i];
+  return (lower + upper) / 2;
 }
 
 export function estimateOffsets(file: string, numChannels: number, sampleRateHz: number, windows = 10, windowSeconds = 0.2): OffsetEstimate {
@@ -25,7 +45,7 @@ export function estimateOffsets(file: string, numChannels: number, sampleRateHz:
   const windowCount = totalSamples === 0 ? 0 : Math.min(windows, Math.max(1, Math.floor(totalSamples / samplesPerWindow)));
   const perWindow = Array.from({ length: numChannels }, () => new Float64Array(windowCount));
   const rows = Buffer.alloc(samplesPerWindow * rowBytes);
-  const column = new Int16Array(samplesPerWindow);
+  const columns = new Int16Array(samplesPerWindow * numChannels);
   const fd = fs.openSync(file, 'r');
   try {
     for (let w = 0; w < windowCount; w++) {
@@ -39,15 +59,18 @@ export function estimateOffsets(file: string, numChannels: number, sampleRateHz:
       }
       const values = new Int16Array(rows.buffer, rows.byteOffset, got >> 1);
       const samples = Math.floor(got / rowBytes);
+      // One sequential sweep into channel-major order; reading a column straight from the rows
+      // would touch a new cache line per sample.
+      for (let s = 0; s < samples; s++) for (let c = 0; c < numChannels; c++) columns[c * samplesPerWindow + s] = values[s * numChannels + c];
       for (let c = 0; c < numChannels; c++) {
-        for (let s = 0; s < samples; s++) column[s] = values[s * numChannels + c];
-        perWindow[c][w] = Math.trunc(median(column.subarray(0, samples).sort()));
+        const column = columns.subarray(c * samplesPerWindow, c * samplesPerWindow + samples);
+        perWindow[c][w] = Math.trunc(median(column));
       }
     }
   } finally {
     fs.closeSync(fd);
   }
   const offset = new Int16Array(numChannels);
-  for (let c = 0; c < numChannels; c++) offset[c] = Math.trunc(median(perWindow[c].sort()));
+  for (let c = 0; c < numChannels; c++) offset[c] = Math.trunc(median(perWindow[c]));
   return { offset, windows: windowCount, samplesPerWindow };
 }
