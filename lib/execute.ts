@@ -14,7 +14,8 @@ import type { Pipeline } from './config.js';
 import type { Job } from './job.js';
 import { writeFileAtomic } from './atomicFile.js';
 import { copyForInPlace } from './inPlaceCopy.js';
-import { updateRecord, type JobRecord } from './record.js';
+import { readState, updateRecord, writeState, type JobRecord } from './record.js';
+import { tryLock } from './lock.js';
 import { appendRun } from './runLog.js';
 import { checksumSignature, formatBytes, statSignature, type Signature } from './signature.js';
 import { hostName, processStartOf } from './processInfo.js';
@@ -173,17 +174,36 @@ function spaceProblem(job: Job, _pipeline: Pipeline): string | undefined {
   return undefined;
 }
 
-/** Record a job adopted by Make's rule, so later runs compare signatures like any other. */
-export function writeAdoptionRecord(job: Job, checksum: boolean): void {
-  const inputs: Record<string, Signature | null> = {};
-  for (const inp of job.inputs) inputs[inp.path] = signatureOf(inp.path, checksum) ?? null;
-  const outputs: Record<string, Signature> = {};
-  for (const out of job.outputs) outputs[out] = signatureOf(out, checksum)!;
-  const now = new Date().toISOString();
-  writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
-  updateRecord(job.stateDir, job.stage.name, () => ({
-    status: 'done', adopted: true, startedAt: now, endedAt: now, exitCode: 0,
-    definition: job.definition, inputHash: job.input.hash, inputs, outputs,
-  }));
-  appendRun(job.stateDir, { stage: job.stage.name, reason: 'adopted: outputs newer than inputs, no record', start: now, end: now, status: 'adopted', host: hostName, pid: process.pid, versions: versions() });
+/**
+ * Record jobs adopted by Make's rule (one recording's), so later runs compare signatures like any
+ * other. One state write per recording, under its lock; a recording another ephys-make holds is
+ * left for later (returns false), since its state file is that process's to write.
+ */
+export function writeAdoptionRecords(jobs: Job[], checksum: boolean): boolean {
+  if (!jobs.length) return true;
+  const stateDir = jobs[0].stateDir;
+  const lock = tryLock(path.join(stateDir, 'lock'), 'ephys-make adoption');
+  if (!lock.ok) return false;
+  try {
+    const now = new Date().toISOString();
+    const state = readState(stateDir);
+    for (const job of jobs) {
+      const inputs: Record<string, Signature | null> = {};
+      for (const inp of job.inputs) inputs[inp.path] = signatureOf(inp.path, checksum) ?? null;
+      const outputs: Record<string, Signature> = {};
+      for (const out of job.outputs) outputs[out] = signatureOf(out, checksum)!;
+      writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
+      state.jobs[job.stage.name] = {
+        status: 'done', adopted: true, startedAt: now, endedAt: now, exitCode: 0,
+        definition: job.definition, inputHash: job.input.hash, inputs, outputs,
+      };
+    }
+    writeState(stateDir, state);
+    for (const job of jobs) {
+      appendRun(stateDir, { stage: job.stage.name, reason: 'adopted: outputs newer than inputs, no record', start: now, end: now, status: 'adopted', host: hostName, pid: process.pid, versions: versions() });
+    }
+    return true;
+  } finally {
+    lock.release();
+  }
 }

@@ -10,7 +10,7 @@ import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
 import type { Job } from '../job.js';
 import type { Decision } from '../plan.js';
 import { describeReason } from '../reason.js';
-import { writeAdoptionRecord } from '../execute.js';
+import { writeAdoptionRecords } from '../execute.js';
 import { Scheduler } from '../scheduler.js';
 import { Pools, defaultPoolDir } from '../pool.js';
 import { makeReporter } from '../report/reporter.js';
@@ -132,12 +132,9 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   const planned = planRecordings(base.value, recordings.value, opts, (engine, decisions) => {
     if (o.dryRun || o.explain) io.out(explainLines(engine, decisions, o.dryRun ? 'would run ' : 'run '));
     if (o.dryRun) return;
-    for (const job of engine.jobs) {
-      const d = decisions.get(job.id)!;
-      if (!d.run && 'fresh' in d && d.fresh.kind === 'adopted') {
-        writeAdoptionRecord(job, o.checksum);
-        emit({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
-      }
+    const adopted = engine.jobs.filter((job) => { const d = decisions.get(job.id)!; return !d.run && 'fresh' in d && d.fresh.kind === 'adopted'; });
+    if (adopted.length && writeAdoptionRecords(adopted, o.checksum)) {
+      for (const job of adopted) emit({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
     }
   });
   if (!planned.ok) { reporter?.close(); return printDiagnostics(io, planned.diagnostics); }

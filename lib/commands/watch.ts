@@ -17,7 +17,7 @@ import { jobsFor, loadAll, pipelinePath, type Engine, type EngineOptions } from 
 import type { Pipeline } from '../config.js';
 import { discoverRecordings, markerDepth, type Recording } from '../recordings.js';
 import type { Job } from '../job.js';
-import { writeAdoptionRecord } from '../execute.js';
+import { writeAdoptionRecords } from '../execute.js';
 import { Scheduler } from '../scheduler.js';
 import { Pools, defaultPoolDir } from '../pool.js';
 import { makeReporter } from '../report/reporter.js';
@@ -202,18 +202,19 @@ class WatchSession {
     if (!engine || !rec) return false;
     const decisions = engine.plan();
     const fresh: Job[] = [];
+    const adopted: Job[] = [];
     for (const job of engine.jobs) {
       const d = decisions.get(job.id)!;
       if (!d.run && 'fresh' in d) {
         fresh.push(job);
-        if (d.fresh.kind === 'adopted') {
-          writeAdoptionRecord(job, this.o.checksum);
-          this.onEvent({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
-        }
+        if (d.fresh.kind === 'adopted') adopted.push(job);
       } else if (!d.run && 'blocked' in d && this.firstTime(`blocked ${job.id} ${d.blocked.path}`)) {
         this.onEvent({ type: 'job-skipped', job, why: 'blocked', detail: `input missing: ${d.blocked.path} (no stage makes it)` });
         this.failed++;
       }
+    }
+    if (adopted.length && writeAdoptionRecords(adopted, this.o.checksum)) {
+      for (const job of adopted) this.onEvent({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
     }
     // A job that failed here before, with the same inputs, waits for a change; so do its dependents.
     const held = new Set<string>();
