@@ -27,7 +27,13 @@ export interface StreamOptions {
   onProgress?(doneBytes: number, totalBytes: number): void;
 }
 
-export interface StreamResult { samples: number; chunks: number; workers: number }
+export interface StreamResult {
+  samples: number;
+  chunks: number;
+  workers: number;
+  /** Time spent making the outputs durable (fsync) and renaming them, which the disk decides. */
+  commitSeconds: number;
+}
 
 /** Thrown when the signal aborts the run; the partial files are gone by then. */
 export class StreamAborted extends Error {}
@@ -61,9 +67,11 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
       await runChunks(workers, chunks, totalBytes, opts);
     }
     await stopWorkers(workers);
+    const commitStarted = process.hrtime.bigint();
     residualFile.commit();
     outputFile.commit();
-    return { samples, chunks: chunks.length, workers: chunks.length ? workerCount : 0 };
+    const commitSeconds = Number(process.hrtime.bigint() - commitStarted) / 1e9;
+    return { samples, chunks: chunks.length, workers: chunks.length ? workerCount : 0, commitSeconds };
   } catch (err) {
     // Workers go first: one still writing would otherwise write into a removed file.
     await stopWorkers(workers);
