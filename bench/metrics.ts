@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeKsFolder } from './_ksFolder.js';
 import { parseCsv } from '../stages/quality_metrics/metricsTable.js';
 
@@ -112,4 +112,5 @@ function main(): number {
   return worst <= 1e-6 && nanTotal === 0 ? 0 : 1;
 }
 
-process.exitCode = main();
+// Importable (the tests use compareMetricsCsv) without running the benchmark.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) process.exitCode = main();
