@@ -186,7 +186,16 @@ function readFloat32Large(dir: string, name: string, h: NpyHeader, shared: boole
     const rest = h.shape.slice(1);
     const perRow = rest.reduce((a, b) => a * b, 1);
     const transposed = h.fortranOrder && h.shape.filter((d) => d > 1).length > 1;
-    if (!transposed) {
+    if (!transposed && h.dtype === 'float32') {
+      // Straight into the destination: no staging copy of a multi-GB array.
+      const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+      const chunkBytes = 1 << 30;
+      for (let done = 0; done < bytes.length;) {
+        const r = fs.readSync(fd, bytes, done, Math.min(chunkBytes, bytes.length - done), h.dataOffset + done);
+        if (r === 0) throw new StageError(`${file}: truncated while reading`);
+        done += r;
+      }
+    } else if (!transposed) {
       readRun(0, total, (src, at) => { out.set(src, at); });
     } else {
       // Run m holds axis 0 for the m-th combination of the other axes, counted in Fortran order.

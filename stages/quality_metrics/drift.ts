@@ -54,17 +54,31 @@ export function unitDrift(
   intervalS: number, minSpikesPerInterval: number,
 ): [number, number] {
   const m = starts.length;
-  const buckets: number[][] = Array.from({ length: m }, () => []);
   const origin = m > 0 ? starts[0] : 0;
-  for (let i = 0; i < times.length; i++) {
+  // Each spike's interval (-1 for none), then the depths grouped by interval (a counting sort).
+  const n = times.length;
+  const bucketOf = new Int32Array(n).fill(-1);
+  const counts = new Int32Array(m + 1);
+  for (let i = 0; i < n; i++) {
     const t = times[i];
     const guess = Math.floor((t - origin) / intervalS);
-    // Rounding can put a spike one interval off the estimate: check the neighbours too.
+    // Rounding can put a spike one interval off the estimate: check the neighbours too. (Adjacent
+    // intervals may overlap by an ulp; a spike inside that overlap, which numpy would count in
+    // both, is counted in the first only.)
     for (let k = Math.max(0, guess - 1); k <= Math.min(m - 1, guess + 1); k++) {
-      if (t > starts[k] && t < ends[k]) buckets[k].push(depths[i]);
+      if (t > starts[k] && t < ends[k]) { bucketOf[i] = k; break; }
     }
+    if (bucketOf[i] >= 0) counts[bucketOf[i] + 1]++;
   }
-  const medians = buckets.map((b) => (b.length >= minSpikesPerInterval ? median(b) : NaN));
+  for (let k = 0; k < m; k++) counts[k + 1] += counts[k];
+  const grouped = new Float64Array(counts[m]);
+  const fill = counts.slice(0, m);
+  for (let i = 0; i < n; i++) if (bucketOf[i] >= 0) grouped[fill[bucketOf[i]]++] = depths[i];
+  const medians = new Float64Array(m);
+  for (let k = 0; k < m; k++) {
+    const size = counts[k + 1] - counts[k];
+    medians[k] = size >= minSpikesPerInterval ? median(grouped.subarray(counts[k], counts[k + 1])) : NaN;
+  }
   let hi = -Infinity, lo = Infinity, any = false;
   for (const v of medians) {
     if (Number.isNaN(v)) continue;
@@ -79,7 +93,7 @@ export function unitDrift(
 }
 
 /** np.nansum(np.abs(np.diff(medians))): NaN steps count as 0, summed in numpy's order. */
-function nansumOrder(medians: number[]): number {
+function nansumOrder(medians: Float64Array): number {
   const steps = new Float64Array(Math.max(0, medians.length - 1));
   for (let k = 1; k < medians.length; k++) {
     const s = Math.abs(medians[k] - medians[k - 1]);

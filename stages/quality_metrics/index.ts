@@ -197,8 +197,9 @@ async function pcMetrics(
   const { starts, ends } = driftIntervals(s.minTime, s.maxTime, p.driftIntervalS);
   for (let u = 0; u < units; u++) {
     const idx = spikesOf(s, u);
-    const times = Float64Array.from(idx, (e) => s.times[e]);
-    const d = Float64Array.from(idx, (e) => depths[e]);
+    const times = new Float64Array(idx.length);
+    const d = new Float64Array(idx.length);
+    for (let i = 0; i < idx.length; i++) { times[i] = s.times[idx[i]]; d[i] = depths[idx[i]]; }
     [out.maxDrift[u], out.cumulativeDrift[u]] = unitDrift(times, d, starts, ends, p.driftIntervalS, p.driftMinSpikesPerInterval);
   }
   ctx.log(`drift metrics: ${((Date.now() - driftStart) / 1000).toFixed(1)} s`);
