@@ -221,6 +221,22 @@ test('without PC metrics: only the spike-train columns, no pc_features needed', 
   assert.is(lines[0], ',cluster_id,firing_rate,presence_ratio,isi_viol,isi_viol_corrected,amplitude_cutoff,epoch_name');
 }));
 
+test('the same CSV, to the last digit, on worker threads and in one thread', timed(async () => {
+  const dir = tempDir('qm-threads-');
+  makeKsFolder(dir, { units: 16, spikes: 60000, durationS: 300, seed: 4 });
+  const outputs: string[] = [];
+  for (const threads of ['2', '1']) {
+    process.env.EPHYS_MAKE_QM_THREADS = threads;
+    try {
+      await stage.run(inputFor(dir, path.join(dir, `m${threads}.csv`)), ctx);
+    } finally {
+      delete process.env.EPHYS_MAKE_QM_THREADS;
+    }
+    outputs.push(fs.readFileSync(path.join(dir, `m${threads}.csv`), 'utf8'));
+  }
+  assert.is(outputs[0], outputs[1]);
+}, 300_000));
+
 test('agrees with the numpy/scipy/scikit-learn reference on the same subsamples', timed(async () => {
   if (!hasPython) return;
   const dir = tempDir('qm-ref-');

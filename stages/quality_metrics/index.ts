@@ -171,7 +171,9 @@ async function pcMetrics(
     ctx.log(`PC metrics of ${units} units: ${((Date.now() - phaseStart) / 1000).toFixed(1)} s on ${Math.max(1, pool.size)} thread(s)`);
     phaseStart = Date.now();
 
-    // Silhouette: a random sample of the epoch's spikes, distance sums split over the threads.
+    // Silhouette: a random sample of the epoch's spikes, distance sums split into a fixed number
+    // of shares (not one per thread), added in share order: the sums, to the last bit, do not
+    // depend on how many cores the machine has.
     const sample = new SeededRandom(subsampleSeed, silhouetteStream).sampleIndices(s.times.length, p.nSilhouette);
     const input: SilhouetteInput = {
       templates: Int32Array.from(sample, (e) => s.templates[e]),
@@ -179,12 +181,13 @@ async function pcMetrics(
       units: Int32Array.from(sample, (e) => s.unitOf[e]),
       unitCount: units, pcFeatures, pcCount, pcChannelCount, pcFeatureInd,
     };
-    const shares = Math.max(1, pool.size);
-    const sums = new Float64Array(sample.length * units);
+    const shares = 4;
+    const parts: Float64Array[] = [];
     await pool.run(Array.from({ length: shares }, (_, share): WorkerTask => ({ type: 'silhouette', share, shares, input })), (reply) => {
-      if (reply.type !== 'silhouette') return;
-      for (let i = 0; i < sums.length; i++) sums[i] += reply.sums[i];
+      if (reply.type === 'silhouette') parts[reply.share] = reply.sums;
     }, ctx.signal);
+    const sums = new Float64Array(sample.length * units);
+    for (const part of parts) for (let i = 0; i < sums.length; i++) sums[i] += part[i];
     out.silhouetteScore.set(silhouetteScores(input.units, units, sums));
     ctx.log(`silhouette scores of ${sample.length} spikes: ${((Date.now() - phaseStart) / 1000).toFixed(1)} s`);
     dump?.write(sample);

@@ -14,7 +14,7 @@ export type WorkerTask =
 
 export type WorkerReply =
   | { type: 'unit'; unit: number; values: number[]; draws?: Array<{ unit: number; spikes: Int32Array }> }
-  | { type: 'silhouette'; sums: Float64Array }
+  | { type: 'silhouette'; share: number; sums: Float64Array }
   | { type: 'error'; message: string };
 
 export interface WorkerSetup { pc: PcData; params: PcParams; keepDraws: boolean }
@@ -27,7 +27,7 @@ export function runTask(setup: WorkerSetup, task: WorkerTask): WorkerReply {
       return { type: 'unit', unit: task.unit, values: [m.isolationDistance, m.lRatio, m.dPrime, m.nnHitRate, m.nnMissRate], draws: rows.draws };
     }
     case 'silhouette':
-      return { type: 'silhouette', sums: distanceSums(task.input, (a, b) => (a + b) % task.shares === task.share) };
+      return { type: 'silhouette', share: task.share, sums: distanceSums(task.input, (a, b) => (a + b) % task.shares === task.share) };
     default: {
       const never: never = task;
       throw new Error(`internal error: unknown task ${JSON.stringify(never)}`);
