@@ -30,6 +30,8 @@ export interface Kernel {
 // the row; the slack keeps that inside the region (the extra lanes are masked or overwritten).
 const slackBytes = 128;
 const pageBytes = 65536;
+/** Buffer address, file offset and length alignment that O_DIRECT needs on common file systems. */
+export const directAlignment = 4096;
 
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
@@ -38,9 +40,10 @@ function align(n: number, to: number): number {
 export function kernelLayout(plan: ChannelPlan, maxSamples: number): KernelLayout {
   const rowBytes = plan.numChannels * 2;
   const residualRowBytes = groupCount * 2;
-  const inBase = align(plan.constants.length, 64);
-  const outBase = align(inBase + maxSamples * rowBytes + slackBytes, 64);
-  const residualBase = align(outBase + maxSamples * rowBytes + slackBytes, 64);
+  // 4 KiB alignment lets the input be read and the output written with O_DIRECT.
+  const inBase = align(plan.constants.length, directAlignment);
+  const outBase = align(inBase + maxSamples * rowBytes + slackBytes, directAlignment);
+  const residualBase = align(outBase + maxSamples * rowBytes + slackBytes, directAlignment);
   const end = residualBase + maxSamples * residualRowBytes;
   return { maxSamples, rowBytes, inBase, outBase, residualBase, residualRowBytes, memoryPages: Math.ceil(end / pageBytes) };
 }

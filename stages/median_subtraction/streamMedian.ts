@@ -9,11 +9,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PartialFile } from '../../lib/atomicFile.js';
-import { buildKernel } from './kernel.js';
+import { buildKernel, directAlignment } from './kernel.js';
 import type { ChannelPlan } from './channelPlan.js';
 import type { ChunkRequest, WorkerReply, WorkerSetup } from './worker.js';
 
 export const defaultChunkBytes = 8 * 1024 * 1024;
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
 
 export interface StreamOptions {
   inputPath: string;
@@ -42,7 +46,10 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
   const rowBytes = opts.plan.numChannels * 2;
   const totalBytes = fs.statSync(opts.inputPath).size;
   const samples = Math.floor(totalBytes / rowBytes);
-  const chunkSamples = Math.max(1, Math.floor((opts.chunkBytes ?? defaultChunkBytes) / rowBytes));
+  let chunkSamples = Math.max(1, Math.floor((opts.chunkBytes ?? defaultChunkBytes) / rowBytes));
+  // Chunks that start and end on 4 KiB boundaries can be written with O_DIRECT (worker.ts).
+  const alignSamples = directAlignment / gcd(rowBytes, directAlignment);
+  if (chunkSamples >= alignSamples) chunkSamples -= chunkSamples % alignSamples;
   const chunks: ChunkRequest[] = [];
   for (let first = 0; first < samples; first += chunkSamples) {
     chunks.push({ firstSample: first, sampleCount: Math.min(chunkSamples, samples - first) });
