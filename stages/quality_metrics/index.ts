@@ -74,7 +74,8 @@ export function readParams(input: InputJson): QualityMetricsParams {
     numChannelsToCompare: param(q, 'num_channels_to_compare', 13, (v) => positiveInt(v) && v % 2 === 1, 'an odd positive integer'),
     maxSpikesForUnit: param(q, 'max_spikes_for_unit', 500, positiveInt, 'a positive integer'),
     maxSpikesForNn: param(q, 'max_spikes_for_nn', 10000, positiveInt, 'a positive integer'),
-    nNeighbors: param(q, 'n_neighbors', 4, (v) => Number.isInteger(v) && v >= 2, 'an integer of at least 2 (it counts the spike itself)'),
+    // Counts the spike itself: 1 leaves no neighbours, and NaN hit and miss rates, as in the module.
+    nNeighbors: param(q, 'n_neighbors', 4, positiveInt, 'a positive integer'),
     nSilhouette: param(q, 'n_silhouette', 10000, positiveInt, 'a positive integer'),
     driftMinSpikesPerInterval: param(q, 'drift_metrics_min_spikes_per_interval', 10, positiveInt, 'a positive integer'),
     driftIntervalS: param(q, 'drift_metrics_interval_s', 100, positive, 'a positive number of seconds'),
