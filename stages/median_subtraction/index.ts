@@ -32,6 +32,7 @@ const allenQuirks = {
   empty_group: 'differs: a group with no usable channel gets residual 0 (the module reads a stale buffer)',
   in_place: 'differs: the input is not modified; the output is written to a new file and renamed',
   residuals_append: 'differs: residuals.dat is written afresh instead of appended to',
+  channel_count: 'differs: any num_channels is processed (the module hard-codes 384); groups are still channels g, g+24, ...',
 };
 
 function secondsSince(t: bigint): number {
