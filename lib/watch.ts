@@ -131,6 +131,15 @@ export class RecordingWatcher {
       if (event === 'addDir') return; // the files inside are reported one by one
       this.poke(abs, event === 'unlinkDir');
     });
+    // A file made and removed between two of chokidar's stats (an output deleted right after its
+    // job wrote it) gets no add/unlink event; the raw event still says something changed there.
+    w.on('raw', (_event, name, details) => {
+      const where = (details as { watchedPath?: string } | undefined)?.watchedPath;
+      if (!where || !name) return;
+      const abs = path.basename(where) === name ? path.resolve(where) : path.resolve(where, name);
+      if (ignoredPart.test(abs) || abs.endsWith('.partial') || fileSet.has(abs)) return;
+      this.poke(abs);
+    });
     w.on('error', (err) => onError(`file watching: ${(err as Error).message ?? err}`));
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
     this.chokidar = w;
