@@ -33,29 +33,26 @@ export interface Events {
 }
 
 export function detectEvents(block: Block, opts: DetectOptions): Events {
-  const L = block.length;
+  const L = block.length, C = block.channels, x = block.smooth;
   const lo = Math.max(1, opts.coreFrom - opts.dedupSamples - block.first);
   const hi = Math.min(L - 1, opts.coreTo + opts.dedupSamples - block.first);
   const ct: number[] = [], cc: number[] = [], cv: number[] = [], co: number[] = [];
-  for (let c = 0; c < opts.numChannels; c++) {
-    const thr = -opts.threshold[c];
-    if (!Number.isFinite(thr)) continue;
-    const x = block.smooth.subarray(c * block.stride, c * block.stride + L);
-    for (let t = lo; t < hi; t++) {
-      const v = x[t];
-      if (v < thr && v <= x[t - 1] && v < x[t + 1]) {
-        const curvature = x[t - 1] - 2 * v + x[t + 1];
+  const level = Float32Array.from(opts.threshold, (v) => -v);
+  // Row by row, as the block is stored; crossings come out in time order, then channel order.
+  for (let t = lo; t < hi; t++) {
+    const row = t * C;
+    for (let c = 0; c < C; c++) {
+      const v = x[row + c];
+      if (!(v < level[c])) continue;
+      const before = x[row - C + c], after = x[row + C + c];
+      if (v <= before && v < after) {
+        const curvature = before - 2 * v + after;
         ct.push(t + block.first); cc.push(c); cv.push(v);
-        co.push(curvature > 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (x[t - 1] - x[t + 1])) / curvature)) : 0);
+        co.push(curvature > 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (before - after)) / curvature)) : 0);
       }
     }
   }
-  // Sort crossings by time, then channel, so the window scan below sees them in order.
-  const order = ct.map((_, i) => i).sort((a, b) => ct[a] - ct[b] || cc[a] - cc[b]);
-  const t = Float64Array.from(order, (i) => ct[i]);
-  const c = Int32Array.from(order, (i) => cc[i]);
-  const v = Float32Array.from(order, (i) => cv[i]);
-  const o = Float32Array.from(order, (i) => co[i]);
+  const t = Float64Array.from(ct), c = Int32Array.from(cc), v = Float32Array.from(cv), o = Float32Array.from(co);
   const keepT: number[] = [], keepC: number[] = [], keepV: number[] = [], keepO: number[] = [];
   let start = 0;
   for (let i = 0; i < t.length; i++) {

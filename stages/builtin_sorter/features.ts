@@ -13,14 +13,13 @@ export interface Window {
   length: number;
 }
 
-/** Copies `signal[c][t - pre .. t - pre + length)` / scale into out[at..]; outside the block reads 0. */
+/** Copies channel c of `signal` over [t - pre, t - pre + length) / scale into out[at..]; outside the block reads 0. */
 export function copySnippet(signal: Float32Array, block: Block, c: number, t: number, w: Window, scale: number, out: Float32Array, at: number): void {
-  const L = block.length;
-  const base = c * block.stride;
+  const L = block.length, C = block.channels;
   const t0 = t - w.pre - block.first;
   for (let k = 0; k < w.length; k++) {
     const u = t0 + k;
-    out[at + k] = u >= 0 && u < L ? signal[base + u] / scale : 0;
+    out[at + k] = u >= 0 && u < L ? signal[u * C + c] / scale : 0;
   }
 }
 
@@ -78,15 +77,14 @@ export function shiftBasis(basis: Float32Array, components: number, w: Window, o
 
 /** A spike time window projected on the basis: `components` values into out[at..]. */
 export function project(signal: Float32Array, block: Block, c: number, t: number, w: Window, scale: number, basis: Float32Array, components: number, out: Float32Array, at: number): void {
-  const L = block.length;
-  const base = c * block.stride;
+  const L = block.length, C = block.channels;
   const t0 = t - w.pre - block.first;
   for (let k = 0; k < components; k++) {
     let s = 0;
     const b = k * w.length;
     for (let j = 0; j < w.length; j++) {
       const u = t0 + j;
-      if (u >= 0 && u < L) s += basis[b + j] * signal[base + u];
+      if (u >= 0 && u < L) s += basis[b + j] * signal[u * C + c];
     }
     out[at + k] = s / scale;
   }

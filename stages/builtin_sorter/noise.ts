@@ -5,7 +5,7 @@
  * the raw and of the smoothed signal, and whether the channel is digital (a sync line takes two
  * values, it is not a voltage).
  */
-import { readRows, smoothRange } from './block.js';
+import { readRows, smoothRows } from './block.js';
 
 export interface ChannelLevels {
   dc: Float32Array;
@@ -105,7 +105,7 @@ export function measureLevels(src: LevelSource, windowCount: number, windowSampl
       const half = (taps - 1) >> 1;
       for (let t = 0; t < length; t++) centred[t] = column[t] - dc;
       const from = Math.min(half, length - 1), to = Math.max(from + 1, length - half);
-      if (length >= taps) smoothRange(centred, from, to, src.kernel, work);
+      if (length >= taps) smoothRows(centred, 1, from, to, src.kernel, work);
       else work.set(centred);
       const inner = work.subarray(from, to);
       for (let t = 0; t < inner.length; t++) inner[t] = Math.abs(inner[t]);
