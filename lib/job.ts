@@ -81,7 +81,8 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
           return undefined;
         }
       };
-      const abs = (p: string | undefined) => (p === undefined ? '' : path.resolve(rec.dir, p));
+      // Most paths come out of a template already absolute and clean; resolve only the others.
+      const abs = (p: string | undefined) => (p === undefined ? '' : p.startsWith('/') && !/\/\.{0,2}(\/|$)|\/\//.test(p) ? p : path.resolve(rec.dir, p));
       const inputs = stage.inputs.map((f, i) => ({ path: abs(fill(f.path, ['inputs', String(i)])), optional: f.optional, template: f.path }));
       const outputs = stage.outputs.map((o, i) => abs(fill(o, ['outputs', String(i)])));
       const inPlace = Object.entries(stage.inPlace).map(([key, copy]) => {

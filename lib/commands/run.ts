@@ -95,7 +95,7 @@ export interface PlannedRun {
 }
 
 export function planRecordings(base: Omit<Engine, 'jobs' | 'byRecording' | 'plan' | 'recordings'> & { sets: SetValue[] }, recordings: Recording[], opts: EngineOptions,
-  onRecording: (engine: Engine, decisions: Map<string, Decision>) => void): Result<PlannedRun> {
+  onRecording: (engine: Engine, decisions: Map<string, Decision>) => void, keepJobs = true): Result<PlannedRun> {
   const diags: Diagnostic[] = [];
   const run: PlannedRun = { engines: new Map(), toRun: [], fresh: [], counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 }, blockedJobs: [] };
   for (const rec of recordings) {
@@ -107,7 +107,7 @@ export function planRecordings(base: Omit<Engine, 'jobs' | 'byRecording' | 'plan
     run.counts.total += c.total; run.counts.toRun += c.toRun; run.counts.upToDate += c.upToDate; run.counts.blocked += c.blocked;
     if (diags.length) continue;
     onRecording(engine, decisions);
-    if (c.toRun || c.blocked) {
+    if (keepJobs && (c.toRun || c.blocked)) {
       run.engines.set(rec.dir, engine);
       run.toRun.push(...runnable(engine, decisions));
       for (const job of engine.jobs) {
@@ -136,7 +136,7 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
     if (adopted.length && writeAdoptionRecords(adopted, o.checksum)) {
       for (const job of adopted) emit({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
     }
-  });
+  }, !o.dryRun);
   if (!planned.ok) { reporter?.close(); return printDiagnostics(io, planned.diagnostics); }
   const { counts, engines, toRun, fresh, blockedJobs } = planned.value;
   if (o.dryRun) {
