@@ -5,8 +5,9 @@ import path from 'node:path';
 import { tempDir, timed, writeFile } from './rig.js';
 import { writeNpy, readNpy, npyHeaderBytes, type NpyArray } from '../lib/npy.js';
 import { StageError } from '../lib/builtin.js';
+import { readClusterGroupTsv, writeClusterGroupTsv } from '../lib/clusterGroup.js';
 import {
-  loadKilosortFolder, writeClusterGroupTsv, readClusterGroupTsv, writeKilosortArray, spikeVectorShape,
+  loadKilosortFolder, writeKilosortArray, spikeVectorShape,
 } from '../lib/kilosort.js';
 
 /** A tiny Kilosort folder: 6 spikes, 3 templates of 21 + 2 samples on 2 channels, 3 PCs on 2 channels. */

@@ -10,7 +10,8 @@
  */
 import path from 'node:path';
 import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
-import { loadKilosortFolder, writeClusterGroupTsv } from '../../lib/kilosort.js';
+import { loadKilosortFolder } from '../../lib/kilosort.js';
+import { writeClusterGroupTsv } from '../../lib/clusterGroup.js';
 import { classifyTemplate, defaultNoiseWaveformParams, NoiseRuleError, type NoiseWaveformParams, type TemplateVerdict } from './noiseRules.js';
 import { probeGrid } from './spatialPeaks.js';
 import { TriangulationError } from './delaunay.js';
