@@ -148,4 +148,34 @@ test('a stage target brings its stale prerequisites and nothing else', timed(asy
   assert.equal(readStageLog(p.log).length, 4);
 }));
 
+test('retries: a flaky job is tried again and the run succeeds', timed(async () => {
+  const p = makeProject({ recordings: ['r1'], stages: fourStages({ bExtra: ['--fail-once', '{output}/flaky'] }).replace("outputs: [\"{output}/b.out\"]", "outputs: [\"{output}/b.out\"]\n    retries: 1") });
+  const r = await p.run(['all']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAILED r1 b: exit status 75\n(.|\n)*\(will retry\)/);
+  assert.match(r.stdout, /^start  r1 b \(output missing: b\.out\) attempt 2$/m);
+  assert.is(p.starts('r1/b'), 2);
+  assert.is(p.starts('r1/c'), 1);
+}));
+
+test('temp outputs go once every consumer succeeded, and come back when needed again', timed(async () => {
+  const p = makeProject({ recordings: ['r1'], stages: fourStages().replace("outputs: [\"{output}/a.out\"]", "outputs: [\"{output}/a.out\"]\n    temp: true") });
+  assert.is((await p.run(['all'])).code, 0);
+  assert.not.ok(fs.existsSync(path.join(p.rec('r1'), 'a.out')), 'removed after b and d succeeded');
+  assert.match((await p.run(['all'])).stdout, /^nothing to do: 4 jobs up to date$/m);
+  fs.rmSync(path.join(p.rec('r1'), 'd.out'));
+  const n = await p.run(['-n']);
+  assert.match(n.stdout, /^would run r1 a: temporary output removed earlier, needed again by d$/m);
+  assert.is((await p.run(['all'])).code, 0);
+  assert.ok(fs.existsSync(path.join(p.rec('r1'), 'd.out')));
+}));
+
+test('a stage that needs more disk than the output drive has does not start, and says so', timed(async () => {
+  const p = makeProject({ recordings: ['r1'], stages: fourStages().replace("outputs: [\"{output}/b.out\"]", "outputs: [\"{output}/b.out\"]\n    space: \"900TB\"") });
+  const r = await p.run(['all']);
+  assert.is(r.code, 1);
+  assert.match(r.stdout, /^FAILED r1 b: not enough disk space on the drive of .*r1: needs 900\.0 TB, [\d.]+ [KMGT]?B free$/m);
+  assert.is(p.starts('r1/b'), 0);
+}));
+
 test.run();
