@@ -5,6 +5,7 @@
  * the raw and of the smoothed signal, and whether the channel is digital (a sync line takes two
  * values, it is not a voltage).
  */
+import { medianInPlace } from '../../lib/numeric/median.js';
 import { readRows, smoothRows } from './block.js';
 
 export interface ChannelLevels {
@@ -31,40 +32,13 @@ export function windowStarts(totalSamples: number, count: number, length: number
   return Array.from({ length: n }, (_, i) => Math.floor((i * (totalSamples - length)) / (n - 1)));
 }
 
-/** k-th smallest value (0-based) by quickselect; reorders `v`. */
-function select(v: Float32Array | Float64Array, k: number): number {
-  let lo = 0, hi = v.length - 1;
-  while (lo < hi) {
-    const pivot = v[(lo + hi) >> 1];
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (v[i] < pivot) i++;
-      while (v[j] > pivot) j--;
-      if (i <= j) { const t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
-    }
-    if (k <= j) hi = j; else if (k >= i) lo = i; else return v[k];
-  }
-  return v[k];
-}
-
-/** Median (mean of the middle two for an even count); reorders `values`. */
-function median(values: Float32Array | Float64Array): number {
-  const n = values.length;
-  if (n === 0) return 0;
-  const upper = select(values, n >> 1);
-  if (n % 2) return upper;
-  let lower = -Infinity;
-  for (let i = 0; i < n >> 1; i++) if (values[i] > lower) lower = values[i];
-  return (lower + upper) / 2;
-}
-
 /**
  * Median of values on a grid of step 1 (|int16 - dc|), interpolated within the median's grid cell
  * as for grouped data: with noise of a few counts the plain median jumps by whole counts (3 vs 4
  * is a 30% change of the noise level); the interpolated one moves smoothly.
  */
 function gridMedian(values: Float32Array): number {
-  const m = median(values);
+  const m = medianInPlace(values);
   let below = 0, at = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -97,7 +71,7 @@ export function measureLevels(src: LevelSource, windowCount: number, windowSampl
       column.set(cols.subarray(c * length, (c + 1) * length));
       if (seen[c].size <= 2) for (let t = 0; t < length && seen[c].size <= 2; t++) seen[c].add(column[t]);
       work.set(column);
-      const dc = median(work);
+      const dc = medianInPlace(work);
       dcW[c][w] = dc;
       for (let t = 0; t < length; t++) work[t] = Math.abs(column[t] - dc);
       rawW[c][w] = gridMedian(work) / 0.6745;
@@ -109,13 +83,13 @@ export function measureLevels(src: LevelSource, windowCount: number, windowSampl
       else work.set(centred);
       const inner = work.subarray(from, to);
       for (let t = 0; t < inner.length; t++) inner[t] = Math.abs(inner[t]);
-      smoothW[c][w] = median(inner) / 0.6745;
+      smoothW[c][w] = medianInPlace(inner) / 0.6745;
     }
   });
   return {
-    dc: Float32Array.from(dcW, (v) => median(v)),
-    noiseRaw: Float32Array.from(rawW, (v) => median(v)),
-    noiseSmooth: Float32Array.from(smoothW, (v) => median(v)),
+    dc: Float32Array.from(dcW, (v) => medianInPlace(v)),
+    noiseRaw: Float32Array.from(rawW, (v) => medianInPlace(v)),
+    noiseSmooth: Float32Array.from(smoothW, (v) => medianInPlace(v)),
     digital: seen.map((s) => s.size === 2),
     windows: starts.map((s) => [s, s + length]),
   };

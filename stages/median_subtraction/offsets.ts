@@ -4,38 +4,12 @@
  * several short windows spread over the recording, then the median over windows, truncated to int16.
  */
 import fs from 'node:fs';
+import { medianInPlace } from '../../lib/numeric/median.js';
 
 export interface OffsetEstimate {
   offset: Int16Array;
   windows: number;
   samplesPerWindow: number;
-}
-
-/** k-th smallest (0-based) by quickselect; reorders `v`. A full sort of every column was most of the estimate's time. */
-function select(v: Int16Array | Float64Array, k: number): number {
-  let lo = 0, hi = v.length - 1;
-  while (lo < hi) {
-    const pivot = v[(lo + hi) >> 1];
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (v[i] < pivot) i++;
-      while (v[j] > pivot) j--;
-      if (i <= j) { const t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
-    }
-    if (k <= j) hi = j; else if (k >= i) lo = i; else return v[k];
-  }
-  return v[k];
-}
-
-/** numpy's median: the middle value, or the mean of the middle two; reorders `v`. */
-function median(v: Int16Array | Float64Array): number {
-  const n = v.length;
-  if (n === 0) return 0;
-  const upper = select(v, n >> 1);
-  if (n % 2) return upper;
-  let lower = -Infinity;
-  for (let i = 0; i < n >> 1; i++) if (v[i] > lower) lower = v[i];
-  return (lower + upper) / 2;
 }
 
 export function estimateOffsets(file: string, numChannels: number, sampleRateHz: number, windows = 10, windowSeconds = 0.2): OffsetEstimate {
@@ -64,13 +38,13 @@ export function estimateOffsets(file: string, numChannels: number, sampleRateHz:
       for (let s = 0; s < samples; s++) for (let c = 0; c < numChannels; c++) columns[c * samplesPerWindow + s] = values[s * numChannels + c];
       for (let c = 0; c < numChannels; c++) {
         const column = columns.subarray(c * samplesPerWindow, c * samplesPerWindow + samples);
-        perWindow[c][w] = Math.trunc(median(column));
+        perWindow[c][w] = Math.trunc(medianInPlace(column));
       }
     }
   } finally {
     fs.closeSync(fd);
   }
   const offset = new Int16Array(numChannels);
-  for (let c = 0; c < numChannels; c++) offset[c] = Math.trunc(median(perWindow[c]));
+  for (let c = 0; c < numChannels; c++) offset[c] = Math.trunc(medianInPlace(perWindow[c]));
   return { offset, windows: windowCount, samplesPerWindow };
 }
