@@ -10,34 +10,9 @@
  * (for q: row0[q] row1[q] row2[q] row3[q]) so one v128 load reads two rows' values; then the
  * squared norms and the current worst candidate distance per row.
  */
+import { assembleModule, compileModule, name, section, signedLeb, unsignedLeb, valueType, vector, wasmPageBytes } from '../wasm.js';
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    const done = (n === 0 && !(b & 0x40)) || (n === -1 && (b & 0x40));
-    out.push(done ? b : b | 0x80);
-    if (done) return out;
-  }
-}
-
-const str = (s: string) => [...uleb(s.length), ...Buffer.from(s, 'latin1')];
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-
-const I32 = 0x7f, F64 = 0x7c, V128 = 0x7b;
+const { i32: I32, f64: F64, v128: V128 } = valueType;
 const op = {
   block: 0x02, loop: 0x03, if: 0x04, end: 0x0b, br: 0x0c, brIf: 0x0d, call: 0x10,
   get: 0x20, set: 0x21, tee: 0x22,
@@ -60,12 +35,12 @@ const L = {
 
 function kernelBody(): number[] {
   const c: number[] = [];
-  const get = (l: number) => c.push(op.get, ...uleb(l));
-  const set = (l: number) => c.push(op.set, ...uleb(l));
-  const i32 = (v: number) => c.push(op.i32Const, ...sleb(v));
-  const f64Load = (offset: number) => c.push(op.f64Load, 3, ...uleb(offset));
-  const v128Load = (offset: number) => c.push(op.simd, ...uleb(simd.load), 4, ...uleb(offset));
-  const s = (code: number, ...imm: number[]) => c.push(op.simd, ...uleb(code), ...imm);
+  const get = (l: number) => c.push(op.get, ...unsignedLeb(l));
+  const set = (l: number) => c.push(op.set, ...unsignedLeb(l));
+  const i32 = (v: number) => c.push(op.i32Const, ...signedLeb(v));
+  const f64Load = (offset: number) => c.push(op.f64Load, 3, ...unsignedLeb(offset));
+  const v128Load = (offset: number) => c.push(op.simd, ...unsignedLeb(simd.load), 4, ...unsignedLeb(offset));
+  const s = (code: number, ...imm: number[]) => c.push(op.simd, ...unsignedLeb(code), ...imm);
 
   s(simd.const, ...Buffer.from(new Float64Array([-2, -2]).buffer)); set(L.minusTwo);
   // panelBytes = dp * 32
@@ -149,39 +124,31 @@ function kernelBody(): number[] {
   get(L.p); i32(1); c.push(op.i32Add); set(L.p);
   c.push(op.br, 0, op.end, op.end);
   c.push(op.end);
-  const locals = vec([[...uleb(12), I32], [...uleb(1), F64], [...uleb(13), V128]]);
+  const locals = vector([[...unsignedLeb(12), I32], [...unsignedLeb(1), F64], [...unsignedLeb(13), V128]]);
   const body = [...locals, ...c];
-  return [...uleb(body.length), ...body];
+  return [...unsignedLeb(body.length), ...body];
 }
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const offerType = [0x60, ...vec([[I32], [I32], [F64]]), ...vec([])];
-  const kernelType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32]]), ...vec([])];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([offerType, kernelType])),
-    ...section(2, vec([
-      [...str('env'), ...str('mem'), 0x02, 0x00, ...uleb(1)],
-      [...str('env'), ...str('offer'), 0x00, ...uleb(0)],
+  const offerType = [0x60, ...vector([[I32], [I32], [F64]]), ...vector([])];
+  const kernelType = [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [I32], [I32]]), ...vector([])];
+  return assembleModule([
+    section(1, vector([offerType, kernelType])),
+    section(2, vector([
+      [...name('env'), ...name('mem'), 0x02, 0x00, ...unsignedLeb(1)],
+      [...name('env'), ...name('offer'), 0x00, ...unsignedLeb(0)],
     ])),
-    ...section(3, vec([uleb(1)])),
-    ...section(7, vec([[...str('kernel'), 0x00, ...uleb(1)]])),
-    ...section(10, vec([kernelBody()])),
-  ];
-  return new Uint8Array(bytes);
+    section(3, vector([unsignedLeb(1)])),
+    section(7, vector([[...name('kernel'), 0x00, ...unsignedLeb(1)]])),
+    section(10, vector([kernelBody()])),
+  ]);
 }
 
 let compiled: WebAssembly.Module | null | undefined;
 
 /** The compiled kernel, or null where WebAssembly SIMD is unavailable. */
 function kernelModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssembly.Module(moduleBytes());
-    } catch {
-      compiled = null;
-    }
-  }
+  if (compiled === undefined) compiled = compileModule(moduleBytes()) ?? null;
   return compiled;
 }
 
@@ -204,7 +171,7 @@ export function nearCandidatesWasm(c: Float64Array, norm: Float64Array, n: numbe
   const dp = d;
   const ctBytes = panels * dp * 32;
   const bytes = ctBytes + n4 * 16;
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
+  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / wasmPageBytes) + 1 });
   const f = new Float64Array(memory.buffer);
   for (let r = 0; r < n; r++) {
     const base = Math.floor(r / 4) * dp * 4 + (r % 4);

@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { StageError } from '../../lib/builtin.js';
-import { compileSumKernel, createSharedMemory, instantiateSumKernel, maxWasmPages, wasmPageBytes, type AddFunction } from './sumKernel.js';
+import { maxWasmPages, wasmPageBytes } from '../../lib/wasm.js';
+import { compileSumKernel, createSharedMemory, instantiateSumKernel, type AddFunction } from './sumKernel.js';
 
 export const maxReadBytes = 16 << 20;
 export const mergeGapBytes = 2 << 20;

@@ -9,6 +9,7 @@
  * It works on an imported shared memory, so every worker thread instantiates the same module
  * over the same accumulators and read buffers.
  */
+import { assembleModule, compileModule, maxWasmPages, name, section, unsignedLeb, valueType, wasmPageBytes } from '../../lib/wasm.js';
 
 // Opcodes (WebAssembly 2.0; SIMD ones follow the 0xfd prefix as LEB128).
 const op = {
@@ -21,34 +22,15 @@ const v128Store = [simdPrefix, 0x0b];
 const i32x4ExtendLowI16x8S = [simdPrefix, 0xa7, 0x01];
 const i32x4ExtendHighI16x8S = [simdPrefix, 0xa8, 0x01];
 const i32x4Add = [simdPrefix, 0xae, 0x01];
-const i32 = 0x7f, v128 = 0x7b;
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-
-function str(s: string): number[] {
-  return [...leb(s.length), ...Buffer.from(s, 'utf8')];
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...leb(body.length), ...body];
-}
+const { i32, v128 } = valueType;
 
 /** memarg: alignment hint 1 byte (snippets start anywhere), then the offset. */
-const memarg = (offset: number) => [0, ...leb(offset)];
+const memarg = (offset: number) => [0, ...unsignedLeb(offset)];
 
 function moduleBytes(maxPages: number): Uint8Array<ArrayBuffer> {
   const [dst, src, groups, v] = [0, 1, 2, 3];
   const code = [
-    ...leb(1), ...leb(1), v128, // one local: v (v128)
+    ...unsignedLeb(1), ...unsignedLeb(1), v128, // one local: v (v128)
     op.block, op.void,
     op.localGet, groups, op.i32Eqz, op.brIf, 0,
     op.loop, op.void,
@@ -69,29 +51,20 @@ function moduleBytes(maxPages: number): Uint8Array<ArrayBuffer> {
     op.end,
     op.end,
   ];
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    ...section(1, [1, 0x60, 3, i32, i32, i32, 0]),
-    ...section(2, [1, ...str('env'), ...str('memory'), 0x02, 0x03, ...leb(1), ...leb(maxPages)]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...str('add'), 0x00, 0]),
-    ...section(10, [1, ...leb(code.length), ...code]),
+  return assembleModule([
+    section(1, [1, 0x60, 3, i32, i32, i32, 0]),
+    section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x03, ...unsignedLeb(1), ...unsignedLeb(maxPages)]),
+    section(3, [1, 0]),
+    section(7, [1, ...name('add'), 0x00, 0]),
+    section(10, [1, ...unsignedLeb(code.length), ...code]),
   ]);
 }
-
-export const wasmPageBytes = 65536;
-/** 4 GiB is wasm32's limit; one page short of it keeps every byte offset a valid i32. */
-export const maxWasmPages = 65535;
 
 export type AddFunction = (dstByte: number, srcByte: number, groups: number) => void;
 
 /** The compiled kernel (for any memory up to maxWasmPages); undefined where SIMD is missing. */
 export function compileSumKernel(): WebAssembly.Module | undefined {
-  try {
-    return new WebAssembly.Module(moduleBytes(maxWasmPages));
-  } catch {
-    return undefined;
-  }
+  return compileModule(moduleBytes(maxWasmPages));
 }
 
 /** Shared memory of at least `bytes`; the caller checks bytes fits in maxWasmPages pages. */

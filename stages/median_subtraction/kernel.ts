@@ -9,7 +9,8 @@
  */
 import { constantLayout, groupCount, type ChannelPlan } from './channelPlan.js';
 import { selectionNetwork } from './selectionNetwork.js';
-import { FunctionBody, encodeModule, simd, valueType } from './wasmWriter.js';
+import { valueType, wasmPageBytes } from '../../lib/wasm.js';
+import { FunctionBody, encodeModule, simd } from './wasmWriter.js';
 
 export interface KernelLayout {
   maxSamples: number;
@@ -29,7 +30,6 @@ export interface Kernel {
 // Vector loads of a row's last group triples and stores of its last block reach a little past
 // the row; the slack keeps that inside the region (the extra lanes are masked or overwritten).
 const slackBytes = 128;
-const pageBytes = 65536;
 /** Buffer address, file offset and length alignment that O_DIRECT needs on common file systems. */
 export const directAlignment = 4096;
 
@@ -45,7 +45,7 @@ export function kernelLayout(plan: ChannelPlan, maxSamples: number): KernelLayou
   const outBase = align(inBase + maxSamples * rowBytes + slackBytes, directAlignment);
   const residualBase = align(outBase + maxSamples * rowBytes + slackBytes, directAlignment);
   const end = residualBase + maxSamples * residualRowBytes;
-  return { maxSamples, rowBytes, inBase, outBase, residualBase, residualRowBytes, memoryPages: Math.ceil(end / pageBytes) };
+  return { maxSamples, rowBytes, inBase, outBase, residualBase, residualRowBytes, memoryPages: Math.ceil(end / wasmPageBytes) };
 }
 
 /** Builds the module exporting `memory` and `run(sampleCount)`, processing rows from offset 0. */

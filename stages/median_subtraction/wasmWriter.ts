@@ -1,10 +1,12 @@
 /**
- * A minimal WebAssembly binary writer: one module, one exported function, one exported memory.
+ * The median kernel's module shape (one exported function, one exported memory) and the
+ * instructions it emits, over the shared byte encoding of lib/wasm.ts.
  *
  * The median kernel is straight-line SIMD code whose shape depends on the channel layout (how
  * many channels each ADC group holds, which are masked), so it is generated per recording
  * instead of shipped as a fixed binary. Only the handful of instructions the kernel needs are here.
  */
+import { assembleModule, name, section, signedLeb, unsignedLeb } from '../../lib/wasm.js';
 
 /** Opcodes of the SIMD proposal (prefix 0xfd), as numbered in the final WebAssembly 2.0 spec. */
 export const simd = {
@@ -22,39 +24,6 @@ export const simd = {
   i32x4TruncSatF32x4S: 0xf8,
   f32x4ConvertI32x4S: 0xfa,
 } as const;
-
-export const valueType = { i32: 0x7f, v128: 0x7b } as const;
-
-function unsignedLeb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function signedLeb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
-    out.push(done ? byte : byte | 0x80);
-    if (done) return out;
-  }
-}
-
-function name(s: string): number[] {
-  const bytes = [...Buffer.from(s, 'utf8')];
-  return [...unsignedLeb(bytes.length), ...bytes];
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...unsignedLeb(body.length), ...body];
-}
 
 /** Appends instructions of one function body; locals are declared up front by the caller. */
 export class FunctionBody {
@@ -102,5 +71,5 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
   const localDecl = [...unsignedLeb(spec.locals.length), ...spec.locals.flatMap(([n, t]) => [...unsignedLeb(n), t])];
   const fn = [...localDecl, ...spec.body.code, 0x0b];
   const codeSec = section(10, [1, ...unsignedLeb(fn.length), ...fn]);
-  return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...typeSec, ...funcSec, ...memSec, ...exportSec, ...codeSec]);
+  return assembleModule([typeSec, funcSec, memSec, exportSec, codeSec]);
 }
