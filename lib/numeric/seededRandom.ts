@@ -1,39 +1,17 @@
 /**
- * A small seeded generator (xoshiro128**, state from splitmix32) for reproducible subsampling:
+ * A seeded generator (xoshiro128**, see xoshiro128.ts) for reproducible subsampling:
  * the same seed and stream give the same draws on every machine and in every worker thread, so
  * results do not depend on scheduling. Not numpy's Mersenne Twister: draws differ from
  * `np.random.seed(...)`, which the Allen module cannot reproduce anyway (its joblib workers are
  * unseeded).
  */
 
-function splitmix32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
+import { Xoshiro128 } from './xoshiro128.js';
 
-export class SeededRandom {
-  private a: number; private b: number; private c: number; private d: number;
-
+export class SeededRandom extends Xoshiro128 {
   /** `stream` picks an independent sequence for the same seed (e.g. one per unit). */
   constructor(seed: number, stream = 0) {
-    const mix = splitmix32((seed >>> 0) ^ Math.imul(stream + 1, 0x27d4eb2d));
-    this.a = mix(); this.b = mix(); this.c = mix(); this.d = mix();
-    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
-  }
-
-  nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a; this.d ^= this.b; this.b ^= this.c; this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return result;
+    super((seed >>> 0) ^ Math.imul(stream + 1, 0x27d4eb2d));
   }
 
   /** Uniform in [0, 1) with 53 random bits. */
@@ -80,8 +58,4 @@ export class SeededRandom {
     }
     return out;
   }
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
 }

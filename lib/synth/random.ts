@@ -4,6 +4,7 @@
  * stream derived from (seed, recording, chunk), so the result does not depend on which worker
  * thread rendered which chunk.
  */
+import { Xoshiro128 } from '../numeric/xoshiro128.js';
 
 /** A 32-bit hash of several integers (murmur3's finalizer after each word): seeds from indices. */
 export function mixSeed(...words: number[]): number {
@@ -17,41 +18,12 @@ export function mixSeed(...words: number[]): number {
   return h >>> 0;
 }
 
-/** xoshiro128**: small, fast, and good enough for every statistical use here. */
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+export class Rng extends Xoshiro128 {
   private spare: number | undefined;
-
-  constructor(seed: number) {
-    // splitmix32 fills the state so that nearby seeds give unrelated streams.
-    let s = seed >>> 0;
-    const next = () => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = next(); this.b = next(); this.c = next(); this.d = next();
-    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
-  }
-
-  /** Next 32 random bits as an unsigned integer. */
-  uint32(): number {
-    const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a; this.d ^= this.b; this.b ^= this.c; this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return r;
-  }
 
   /** Uniform in [0, 1) with 32 bits of resolution. */
   float(): number {
-    return this.uint32() / 4294967296;
+    return this.nextUint32() / 4294967296;
   }
 
   uniform(lo: number, hi: number): number {
@@ -98,10 +70,6 @@ export class Rng {
     }
     this.a = a; this.b = b; this.c = c; this.d = d;
   }
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
 }
 
 /**

@@ -87,7 +87,7 @@ export function renderApChunk(m: RecordingModel, noiseSeed: number, t0: number, 
   // kept in locals, each 32-bit word giving two 16-bit indices into the Gaussian table; that
   // is a quarter faster than filling an index array first.
   const g = new Rng(noiseSeed);
-  let x = g.uint32() | 1, y = g.uint32() | 0, z = g.uint32() | 0, w = g.uint32() | 0, t = 0;
+  let x = g.nextUint32() | 1, y = g.nextUint32() | 0, z = g.nextUint32() | 0, w = g.nextUint32() | 0, t = 0;
   for (let s = 0; s < n; s++) {
     t = x ^ (x << 11); x = y; y = z; z = w; w = w ^ (w >>> 19) ^ (t ^ (t >>> 8));
     const common = cmScale * table[w & 0xffff] + humScale * Math.sin(humStep * (t0 + s));
