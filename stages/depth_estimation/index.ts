@@ -18,6 +18,7 @@ import path from 'node:path';
 import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
 import { writeFileAtomic } from '../../lib/atomicFile.js';
 import { Int16File } from '../../lib/int16File.js';
+import { inputNumber, inputPath, inputSection } from '../../lib/stageInput.js';
 import { apWindow, computeChannelOffsets, type OffsetParams } from './offsets.js';
 import { findSurfaceChannel, lfpWindow, type SurfaceParams } from './surface.js';
 import { writeProbeInfo } from './probeJson.js';
@@ -27,25 +28,6 @@ const defaultReferenceChannels = [36, 75, 112, 151, 188, 227, 264, 303, 340, 379
 
 function fail(message: string): never {
   throw new StageError(message);
-}
-
-function section(input: InputJson, name: string): Record<string, any> {
-  const s = input[name];
-  if (s === undefined) return {};
-  if (typeof s !== 'object' || s === null || Array.isArray(s)) fail(`input JSON: '${name}' must be an object`);
-  return s;
-}
-
-function num(s: Record<string, any>, where: string, key: string, def?: number): number {
-  const v = s[key] ?? def;
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`input JSON: ${where}.${key} must be a number${v === undefined ? ' (missing)' : `, got ${JSON.stringify(v)}`}`);
-  return v;
-}
-
-function str(s: Record<string, any>, where: string, key: string): string {
-  const v = s[key];
-  if (typeof v !== 'string' || v === '') fail(`input JSON: ${where}.${key} must be a path${v === undefined ? ' (missing)' : `, got ${JSON.stringify(v)}`}`);
-  return v;
 }
 
 function pair(s: Record<string, any>, where: string, key: string, def: [number, number]): [number, number] {
@@ -73,11 +55,11 @@ export interface DepthSettings {
 }
 
 export function readSettings(input: InputJson): DepthSettings {
-  const ephys = section(input, 'ephys_params');
-  const params = section(input, 'depth_estimation_params');
-  const common = section(input, 'common_files');
+  const ephys = inputSection(input, 'ephys_params');
+  const params = inputSection(input, 'depth_estimation_params');
+  const common = inputSection(input, 'common_files');
   const E = 'ephys_params', P = 'depth_estimation_params';
-  const numChannels = num(ephys, E, 'num_channels', 384);
+  const numChannels = inputNumber(ephys, E, 'num_channels', 384);
   if (!Number.isInteger(numChannels) || numChannels < 1) fail(`input JSON: ${E}.num_channels must be a positive integer, got ${numChannels}`);
   const referenceChannels = ephys.reference_channels ?? defaultReferenceChannels;
   if (!Array.isArray(referenceChannels) || !referenceChannels.every((c) => Number.isInteger(c))) {
@@ -89,29 +71,29 @@ export function readSettings(input: InputJson): DepthSettings {
   if (reorder && numChannels !== 384) {
     fail(`input JSON: ${E}.reorder_lfp_channels applies the 3A NPX order of 384 LFP channels, but num_channels is ${numChannels}; set reorder_lfp_channels to false for this probe`);
   }
-  const nPasses = num(params, P, 'n_passes', 10);
+  const nPasses = inputNumber(params, P, 'n_passes', 10);
   if (!Number.isInteger(nPasses) || nPasses < 1) fail(`input JSON: ${P}.n_passes must be a positive integer, got ${nPasses}`);
   const offsets: OffsetParams = {
     numChannels,
-    sampleRateHz: num(ephys, E, 'sample_rate', 30000),
-    bitVolts: num(ephys, E, 'bit_volts', 0.195),
+    sampleRateHz: inputNumber(ephys, E, 'sample_rate', 30000),
+    bitVolts: inputNumber(ephys, E, 'bit_volts', 0.195),
     referenceChannels,
     nPasses,
-    startTimeS: num(params, P, 'start_time', 0),
-    skipSPerPass: num(params, P, 'skip_s_per_pass', 5),
-    timeIntervalS: num(params, P, 'time_interval', 5),
-    hiNoiseThresh: num(params, P, 'hi_noise_thresh', 50),
-    loNoiseThresh: num(params, P, 'lo_noise_thresh', 3),
+    startTimeS: inputNumber(params, P, 'start_time', 0),
+    skipSPerPass: inputNumber(params, P, 'skip_s_per_pass', 5),
+    timeIntervalS: inputNumber(params, P, 'time_interval', 5),
+    hiNoiseThresh: inputNumber(params, P, 'hi_noise_thresh', 50),
+    loNoiseThresh: inputNumber(params, P, 'lo_noise_thresh', 3),
   };
   const channelRange = pair(params, P, 'channel_range', [370, 380]);
   const clamp = (c: number) => Math.max(0, Math.min(numChannels, Math.trunc(c)));
   if (clamp(channelRange[1]) <= clamp(channelRange[0])) {
     fail(`input JSON: ${P}.channel_range [${channelRange.join(', ')}] selects no saline reference channels of the ${numChannels}`);
   }
-  const nfft = num(params, P, 'nfft', 4096);
+  const nfft = inputNumber(params, P, 'nfft', 4096);
   const surface: SurfaceParams = {
     numChannels,
-    lfpSampleRateHz: num(ephys, E, 'lfp_sample_rate', 2500),
+    lfpSampleRateHz: inputNumber(ephys, E, 'lfp_sample_rate', 2500),
     referenceChannels,
     reorderLfpChannels: Boolean(reorder),
     nPasses,
@@ -119,11 +101,11 @@ export function readSettings(input: InputJson): DepthSettings {
     nfft,
     freqRange: pair(params, P, 'freq_range', [0, 10]),
     channelRange,
-    smoothingAmount: num(params, P, 'smoothing_amount', 5),
-    powerThresh: num(params, P, 'power_thresh', 2.5),
-    diffThresh: num(params, P, 'diff_thresh', -0.07),
-    airGap: num(params, P, 'air_gap', 100),
-    maxFreq: num(params, P, 'max_freq', 150),
+    smoothingAmount: inputNumber(params, P, 'smoothing_amount', 5),
+    powerThresh: inputNumber(params, P, 'power_thresh', 2.5),
+    diffThresh: inputNumber(params, P, 'diff_thresh', -0.07),
+    airGap: inputNumber(params, P, 'air_gap', 100),
+    maxFreq: inputNumber(params, P, 'max_freq', 150),
   };
   const lfpSamples = Math.trunc(surface.lfpSampleRateHz);
   if (!Number.isInteger(nfft) || nfft < Math.min(256, lfpSamples)) {
@@ -137,9 +119,9 @@ export function readSettings(input: InputJson): DepthSettings {
     fail(`input JSON: ${P}.figure_location must be a path when save_figure is true`);
   }
   return {
-    apFile: str(ephys, E, 'ap_band_file'),
-    lfpFile: str(ephys, E, 'lfp_band_file'),
-    probeJson: str(common, 'common_files', 'probe_json'),
+    apFile: inputPath(ephys, E, 'ap_band_file'),
+    lfpFile: inputPath(ephys, E, 'lfp_band_file'),
+    probeJson: inputPath(common, 'common_files', 'probe_json'),
     saveFigure,
     figureLocation: saveFigure ? figureLocation : undefined,
     offsets,

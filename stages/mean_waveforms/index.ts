@@ -23,6 +23,7 @@ import { PartialFile, writeFileAtomic } from '../../lib/atomicFile.js';
 import { loadKilosortFolder } from '../../lib/kilosort.js';
 import { npyHeaderBytes } from '../../lib/npy.js';
 import { Int16File } from '../../lib/int16File.js';
+import { inputNumber, inputPath, inputSection } from '../../lib/stageInput.js';
 import { chooseSpikes, groupSpikesByUnit } from './select.js';
 import { sumSnippets, type SnippetList, type UnitSums } from './gather.js';
 import { snrFromSums, upsampledCount, waveformMetrics } from './metrics.js';
@@ -30,27 +31,6 @@ import { metricsCsvText, type MetricsRow } from './metricsCsv.js';
 
 function fail(message: string): never {
   throw new StageError(message);
-}
-
-function section(input: InputJson, name: string): Record<string, any> {
-  const s = input[name];
-  if (s === undefined) return {};
-  if (typeof s !== 'object' || s === null || Array.isArray(s)) fail(`input JSON: '${name}' must be an object`);
-  return s;
-}
-
-function num(s: Record<string, any>, where: string, key: string, def: number, integer = false): number {
-  const v = s[key] ?? def;
-  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    fail(`input JSON: ${where}.${key} must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function str(s: Record<string, any>, where: string, key: string): string {
-  const v = s[key];
-  if (typeof v !== 'string' || v === '') fail(`input JSON: ${where}.${key} must be a path${v === undefined ? ' (missing)' : `, got ${JSON.stringify(v)}`}`);
-  return v;
 }
 
 export interface MeanWaveformSettings {
@@ -74,23 +54,23 @@ export interface MeanWaveformSettings {
 
 export function readSettings(input: InputJson): MeanWaveformSettings {
   const E = 'ephys_params', P = 'mean_waveform_params';
-  const ephys = section(input, E);
-  const params = section(input, P);
+  const ephys = inputSection(input, E);
+  const params = inputSection(input, P);
   const s: MeanWaveformSettings = {
-    apFile: str(ephys, E, 'ap_band_file'),
-    kilosortDir: str(section(input, 'directories'), 'directories', 'kilosort_output_directory'),
-    meanWaveformsFile: str(params, P, 'mean_waveforms_file'),
-    metricsFile: str(section(input, 'waveform_metrics'), 'waveform_metrics', 'waveform_metrics_file'),
-    numChannels: num(ephys, E, 'num_channels', 384, true),
-    bitVolts: num(ephys, E, 'bit_volts', 0.195),
-    sampleRateHz: num(ephys, E, 'sample_rate', 30000),
-    siteSpacingM: num(ephys, E, 'vertical_site_spacing', 20e-6),
-    samplesPerSpike: num(params, P, 'samples_per_spike', 82, true),
-    preSamples: num(params, P, 'pre_samples', 20, true),
-    spikesPerEpoch: num(params, P, 'spikes_per_epoch', 100, true),
-    upsamplingFactor: num(params, P, 'upsampling_factor', 200 / 82),
-    spreadThreshold: num(params, P, 'spread_threshold', 0.12),
-    siteRange: num(params, P, 'site_range', 16, true),
+    apFile: inputPath(ephys, E, 'ap_band_file'),
+    kilosortDir: inputPath(inputSection(input, 'directories'), 'directories', 'kilosort_output_directory'),
+    meanWaveformsFile: inputPath(params, P, 'mean_waveforms_file'),
+    metricsFile: inputPath(inputSection(input, 'waveform_metrics'), 'waveform_metrics', 'waveform_metrics_file'),
+    numChannels: inputNumber(ephys, E, 'num_channels', 384, true),
+    bitVolts: inputNumber(ephys, E, 'bit_volts', 0.195),
+    sampleRateHz: inputNumber(ephys, E, 'sample_rate', 30000),
+    siteSpacingM: inputNumber(ephys, E, 'vertical_site_spacing', 20e-6),
+    samplesPerSpike: inputNumber(params, P, 'samples_per_spike', 82, true),
+    preSamples: inputNumber(params, P, 'pre_samples', 20, true),
+    spikesPerEpoch: inputNumber(params, P, 'spikes_per_epoch', 100, true),
+    upsamplingFactor: inputNumber(params, P, 'upsampling_factor', 200 / 82),
+    spreadThreshold: inputNumber(params, P, 'spread_threshold', 0.12),
+    siteRange: inputNumber(params, P, 'site_range', 16, true),
   };
   if (s.numChannels < 1) fail(`input JSON: ${E}.num_channels must be positive, got ${s.numChannels}`);
   if (!(s.sampleRateHz > 0)) fail(`input JSON: ${E}.sample_rate must be positive, got ${s.sampleRateHz}`);
