@@ -17,6 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { StageError } from '../../lib/builtin.js';
 import { median } from '../../lib/numeric/median.js';
 import { Int16File } from '../../lib/int16File.js';
+import { countedMedian } from './int16Median.js';
 
 export interface OffsetParams {
   numChannels: number;
@@ -68,18 +69,7 @@ function columnStats(values: Int16Array, hist: Uint32Array): ColumnStats {
     sum += v;
     sumSq += v * v;
   }
-  // 0-based ranks of the middle value(s).
-  const r1 = (n - 1) >> 1, r2 = n >> 1;
-  let seen = 0, a = NaN, b = NaN;
-  for (let v = lo; v <= hi; v++) {
-    const c = hist[v + 32768];
-    if (c === 0) continue;
-    if (Number.isNaN(a) && seen + c > r1) a = v;
-    if (seen + c > r2) { b = v; break; }
-    seen += c;
-  }
-  for (let v = lo; v <= hi; v++) hist[v + 32768] = 0;
-  return { median: (a + b) / 2, sum, sumSq, lo, hi };
+  return { median: countedMedian(hist, n, lo, hi), sum, sumSq, lo, hi };
 }
 
 /** Sum of (x - offset)^2 with the subtraction in int16, as numpy does it. */

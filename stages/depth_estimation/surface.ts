@@ -24,6 +24,7 @@ import { gaussianFilter1d } from '../../lib/numeric/gaussianFilter1d.js';
 import { median } from '../../lib/numeric/median.js';
 import { rfftFreqs, welch } from '../../lib/numeric/welch.js';
 import { Int16File } from '../../lib/int16File.js';
+import { int16Median } from './int16Median.js';
 
 export interface SurfaceParams {
   numChannels: number;
@@ -86,29 +87,6 @@ function binsUpTo(freqs: Float64Array, hi: number): number {
   let n = 0;
   while (n < freqs.length && freqs[n] <= hi) n++;
   return n;
-}
-
-/** numpy's median of int16 values, by counting (exact and linear in the count). */
-function int16Median(values: Int16Array, hist: Uint32Array): number {
-  const n = values.length;
-  let lo = 32767, hi = -32768;
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    hist[v + 32768]++;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  const r1 = (n - 1) >> 1, r2 = n >> 1;
-  let seen = 0, a = NaN, b = NaN;
-  for (let v = lo; v <= hi; v++) {
-    const c = hist[v + 32768];
-    if (c === 0) continue;
-    if (Number.isNaN(a) && seen + c > r1) a = v;
-    if (seen + c > r2) { b = v; break; }
-    seen += c;
-  }
-  for (let v = lo; v <= hi; v++) hist[v + 32768] = 0;
-  return (a + b) / 2;
 }
 
 /** Median of a few values (the saline channels of one sample), sorting `v` in place. */
