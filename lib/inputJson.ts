@@ -59,9 +59,27 @@ function setPath(obj: Record<string, any>, path: string[], value: unknown): Reco
 
 /** JSON with sorted keys, so equal content always hashes the same. */
 export function stableStringify(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
-  if (isPlainObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableStringify(v[k])}`).join(',')}}`;
-  return JSON.stringify(v) ?? 'null';
+  const out: string[] = [];
+  const write = (x: unknown): void => {
+    if (Array.isArray(x)) {
+      out.push('[');
+      for (let i = 0; i < x.length; i++) { if (i) out.push(','); write(x[i]); }
+      out.push(']');
+    } else if (isPlainObject(x)) {
+      const keys = Object.keys(x).sort();
+      out.push('{');
+      for (let i = 0; i < keys.length; i++) {
+        if (i) out.push(',');
+        out.push(JSON.stringify(keys[i]), ':');
+        write(x[keys[i]]);
+      }
+      out.push('}');
+    } else {
+      out.push(JSON.stringify(x) ?? 'null');
+    }
+  };
+  write(v);
+  return out.join('');
 }
 
 export function hashJson(v: unknown): string {

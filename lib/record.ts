@@ -68,7 +68,9 @@ export function readState(stateDir: string): RecordingState {
 }
 
 export function writeState(stateDir: string, state: RecordingState): void {
-  writeFileAtomic(statePath(stateDir), JSON.stringify(state, null, 1) + '\n');
+  // One job per line: small to parse on every plan, still readable and diffable.
+  const jobs = Object.entries(state.jobs).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',\n');
+  writeFileAtomic(statePath(stateDir), `{"version":${state.version},"jobs":{\n${jobs}\n}}\n`);
 }
 
 /** Read-modify-write of one job's record (callers hold the recording lock). */

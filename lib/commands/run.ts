@@ -10,10 +10,7 @@ import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
 import type { Job } from '../job.js';
 import type { Decision } from '../plan.js';
 import { describeReason } from '../reason.js';
-import { writeAdoptionRecords } from '../execute.js';
-import { Scheduler } from '../scheduler.js';
-import { Pools, defaultPoolDir } from '../pool.js';
-import { makeReporter } from '../report/reporter.js';
+import type { Scheduler } from '../scheduler.js';
 import type { Emit } from '../events.js';
 
 export function engineOptions(o: CliOptions, io: Io) {
@@ -54,7 +51,9 @@ export function reportBlocked(engine: Engine, decisions: Map<string, Decision>, 
   return n;
 }
 
-export function schedulerFor(pipeline: Pipeline, replan: (recordingDir: string) => Map<string, Decision>, o: CliOptions, io: Io, emit: Emit): Scheduler {
+/** Loaded only when something will run: a no-op run never pays for the scheduler and runners. */
+async function schedulerFor(pipeline: Pipeline, replan: (recordingDir: string) => Map<string, Decision>, o: CliOptions, io: Io, emit: Emit): Promise<Scheduler> {
+  const [{ Scheduler }, { Pools, defaultPoolDir }] = await Promise.all([import('../scheduler.js'), import('../pool.js')]);
   return new Scheduler({
     pipeline,
     maxJobs: o.jobs,
@@ -127,25 +126,36 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   const recordings = discoverRecordings(base.value.pipeline, { root: opts.root, dirs: opts.dirs, cwd: opts.cwd });
   if (!recordings.ok) return printDiagnostics(io, recordings.diagnostics);
 
-  const reporter = o.dryRun ? undefined : makeReporter(io);
-  const emit: Emit = reporter ? reporter.emit : () => {};
+  const adoptions: Job[][] = [];
   const planned = planRecordings(base.value, recordings.value, opts, (engine, decisions) => {
     if (o.dryRun || o.explain) io.out(explainLines(engine, decisions, o.dryRun ? 'would run ' : 'run '));
-    if (o.dryRun) return;
     const adopted = engine.jobs.filter((job) => { const d = decisions.get(job.id)!; return !d.run && 'fresh' in d && d.fresh.kind === 'adopted'; });
-    if (adopted.length && writeAdoptionRecords(adopted, o.checksum)) {
-      for (const job of adopted) emit({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
-    }
+    if (adopted.length && !o.dryRun) adoptions.push(adopted);
   }, !o.dryRun);
-  if (!planned.ok) { reporter?.close(); return printDiagnostics(io, planned.diagnostics); }
+  if (!planned.ok) return printDiagnostics(io, planned.diagnostics);
   const { counts, engines, toRun, fresh, blockedJobs } = planned.value;
   if (o.dryRun) {
     io.out(counts.toRun === 0 && counts.blocked === 0 ? `nothing to do: ${counts.total} jobs up to date\n` : `${counts.toRun} of ${counts.total} jobs would run${counts.blocked ? `, ${counts.blocked} cannot run` : ''}\n`);
     return counts.blocked ? 1 : 0;
   }
+  const { makeReporter } = await import('../report/reporter.js');
+  if (!toRun.length && !blockedJobs.length && !adoptions.length) {
+    const reporter = makeReporter(io);
+    reporter.emit(counts);
+    reporter.close();
+    return 0;
+  }
+  const { writeAdoptionRecords } = await import('../execute.js');
+  const reporter = makeReporter(io);
+  const emit: Emit = reporter.emit;
+  for (const adopted of adoptions) {
+    if (writeAdoptionRecords(adopted, o.checksum)) {
+      for (const job of adopted) emit({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
+    }
+  }
   emit(counts);
   for (const b of blockedJobs) emit({ type: 'job-skipped', job: b.job, why: 'blocked', detail: `input missing: ${b.path} (no stage makes it)` });
-  const scheduler = schedulerFor(base.value.pipeline, (dir) => engines.get(dir)!.plan(), o, io, emit);
+  const scheduler = await schedulerFor(base.value.pipeline, (dir) => engines.get(dir)!.plan(), o, io, emit);
 
   let stoppedBy: string | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -164,7 +174,7 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
     if (stoppedBy) return 130;
     return failed ? 1 : 0;
   } finally {
-    reporter?.close();
+    reporter.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
