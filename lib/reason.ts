@@ -13,8 +13,7 @@ export type Reason =
   | { kind: 'input-newer'; input: string; output: string }
   | { kind: 'output-changed'; path: string }
   | { kind: 'upstream-ran'; stage: string }
-  | { kind: 'temp-needed'; by: string }
-  | { kind: 'input-consumed'; stage: string };
+  | { kind: 'temp-needed'; by: string };
 
 /** Outcomes for jobs that do not run. */
 export type Fresh = { kind: 'up-to-date' } | { kind: 'adopted' };
@@ -49,7 +48,6 @@ export function describeReason(r: Reason): string {
     case 'output-changed': return `output changed since the last run: ${path.basename(r.path)}`;
     case 'upstream-ran': return `upstream reran: ${r.stage}`;
     case 'temp-needed': return `temporary output removed earlier, needed again by ${r.by}`;
-    case 'input-consumed': return `input consumed in place by ${r.stage} (in_place: allow); rerunning it needs this stage first`;
     default: return assertNever(r);
   }
 }
