@@ -27,3 +27,12 @@ export function inputPath(s: Record<string, any>, where: string, key: string): s
   if (typeof v !== 'string' || v === '') throw new StageError(`input JSON: ${where}.${key} must be a path${v === undefined ? ' (missing)' : `, got ${JSON.stringify(v)}`}`);
   return v;
 }
+
+/** directories.kilosort_output_directory, which the Kilosort-reading stages require. */
+export function inputKilosortDir(input: InputJson): string {
+  const dir = input.directories?.kilosort_output_directory;
+  if (typeof dir !== 'string' || dir === '') {
+    throw new StageError('directories.kilosort_output_directory: missing; expected the Kilosort output folder');
+  }
+  return dir;
+}

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
 import { loadKilosortFolder } from '../../lib/kilosort.js';
+import { inputKilosortDir } from '../../lib/stageInput.js';
 import { statSignature } from '../../lib/signature.js';
 import { peakChannelIndex } from '../../lib/numeric/templatePeaks.js';
 import { removeDoubleCountedSpikes } from './doubleCounted.js';
@@ -35,10 +36,7 @@ function numberParam(section: Record<string, unknown>, key: string, fallback: nu
 }
 
 export function readParams(input: InputJson): PostprocessingParams {
-  const kilosortDir = input.directories?.kilosort_output_directory;
-  if (typeof kilosortDir !== 'string' || kilosortDir === '') {
-    throw new StageError('directories.kilosort_output_directory: missing; expected the Kilosort output folder');
-  }
+  const kilosortDir = inputKilosortDir(input);
   const ephys = input.ephys_params ?? {};
   const p = input.ks_postprocessing_params ?? {};
   const out = p.output_directory;

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
 import { loadKilosortFolder } from '../../lib/kilosort.js';
+import { inputKilosortDir } from '../../lib/stageInput.js';
 import { writeClusterGroupTsv } from '../../lib/clusterGroup.js';
 import { classifyTemplate, defaultNoiseWaveformParams, NoiseRuleError, type NoiseWaveformParams, type TemplateVerdict } from './noiseRules.js';
 import { probeGrid } from './spatialPeaks.js';
@@ -24,10 +25,7 @@ export interface NoiseTemplatesParams {
 }
 
 export function readParams(input: InputJson): NoiseTemplatesParams {
-  const kilosortDir = input.directories?.kilosort_output_directory;
-  if (typeof kilosortDir !== 'string' || kilosortDir === '') {
-    throw new StageError('directories.kilosort_output_directory: missing; expected the Kilosort output folder');
-  }
+  const kilosortDir = inputKilosortDir(input);
   const ephys = input.ephys_params ?? {};
   const section = input.noise_waveform_params ?? {};
   if (typeof section.classifier_path !== 'string') {
