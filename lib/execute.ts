@@ -67,7 +67,11 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
     const started = new Date();
     const finish = (rec: Partial<JobRecord>, out: JobOutcome): JobOutcome => {
       const end = new Date().toISOString();
-      updateRecord(job.stateDir, job.stage.name, (old) => ({ ...(old as JobRecord), ...rec, endedAt: end }));
+      // A done record keeps only what later decisions read (the run's details are in runs.jsonl):
+      // every plan parses every record.
+      updateRecord(job.stateDir, job.stage.name, (old) => (rec.status === 'done'
+        ? { ...rec, startedAt: started.toISOString(), endedAt: end } as JobRecord
+        : { ...(old as JobRecord), ...rec, endedAt: end }));
       appendRun(job.stateDir, {
         stage: job.stage.name, reason: o.reason, start: started.toISOString(), end,
         status: out.status, exitCode: 'exitCode' in out ? out.exitCode : undefined, signal: 'signal' in out ? out.signal : undefined,
@@ -140,10 +144,13 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
       if (!sig) return finish({ status: 'failed', exitCode: 0 }, { status: 'failed', message: `exited 0 but did not make declared output ${out}`, exitCode: 0 });
       outputs[out] = sig;
     }
+    // The module's report, without the input JSON it echoes back (that is input.json beside it).
+    const report = outputJson && typeof outputJson === 'object' ? { ...(outputJson as Record<string, unknown>) } : outputJson;
+    if (report && typeof report === 'object') delete (report as Record<string, unknown>).input_parameters;
     return finish({
-      status: 'done', exitCode: 0, signal: null,
+      status: 'done', exitCode: 0,
       definition: job.definition, inputHash: job.input.hash,
-      inputs, outputs, outputJson,
+      inputs, outputs, outputJson: report,
     }, { status: 'done' });
 
     function failEarly(message: string): JobOutcome {

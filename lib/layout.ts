@@ -17,9 +17,14 @@ function defined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-function spikeGlx(rec: Recording, required: boolean): Result<Layer | undefined> {
+/** Does `file` exist? Answered from the recording folder's listing when it lies there. */
+function exists(file: string, rec: Recording, names: Set<string>): boolean {
+  return path.dirname(file) === rec.dir ? names.has(path.basename(file)) : fs.existsSync(file);
+}
+
+function spikeGlx(rec: Recording, required: boolean, names: Set<string>): Result<Layer | undefined> {
   const meta = metaPathForBin(rec.marker);
-  if (!fs.existsSync(meta)) {
+  if (!exists(meta, rec, names)) {
     return required ? fail({ file: rec.marker, message: `layout spikeglx: no ${path.basename(meta)} beside ${path.basename(rec.marker)} (SpikeGLX writes it when the file is closed)` }) : ok(undefined);
   }
   const m = readSpikeGlxMeta(meta);
@@ -31,10 +36,10 @@ function spikeGlx(rec: Recording, required: boolean): Result<Layer | undefined> 
   return ok({ source: meta, params: { ephys_params: values } });
 }
 
-function openEphys(rec: Recording, required: boolean): Result<Layer | undefined> {
+function openEphys(rec: Recording, required: boolean, names: Set<string>): Result<Layer | undefined> {
   // structure.oebin sits in the recording folder (the one holding continuous/), or one level up.
   const candidates = [path.join(rec.dir, 'structure.oebin'), path.join(path.dirname(rec.dir), 'structure.oebin')];
-  const oebinPath = candidates.find((p) => fs.existsSync(p));
+  const oebinPath = candidates.find((p) => exists(p, rec, names));
   if (!oebinPath) {
     return required ? fail({ file: rec.dir, message: `layout openephys: no structure.oebin in ${rec.dir}` }) : ok(undefined);
   }
@@ -51,13 +56,13 @@ function openEphys(rec: Recording, required: boolean): Result<Layer | undefined>
   return ok({ source: oebinPath, params: { ephys_params: values } });
 }
 
-export function layoutLayer(layout: Layout, rec: Recording): Result<Layer | undefined> {
+/** `names`: the recording folder's entries, listed once for all of a plan's questions about it. */
+export function layoutLayer(layout: Layout, rec: Recording, names: Set<string>): Result<Layer | undefined> {
   switch (layout) {
     case 'none': return ok(undefined);
-    case 'spikeglx': return spikeGlx(rec, true);
-    case 'openephys': return openEphys(rec, true);
-    case 'auto':
-      if (rec.marker.endsWith('.bin') && fs.existsSync(metaPathForBin(rec.marker))) return spikeGlx(rec, false);
-      return openEphys(rec, false);
+    case 'spikeglx': return spikeGlx(rec, true, names);
+    case 'openephys': return openEphys(rec, true, names);
+    // A SpikeGLX marker is a .bin; an Open Ephys one is continuous.dat.
+    case 'auto': return rec.marker.endsWith('.bin') ? spikeGlx(rec, false, names) : openEphys(rec, false, names);
   }
 }

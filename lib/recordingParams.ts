@@ -17,11 +17,13 @@ export const overrideFileName = 'ephys-make.yaml';
 export function recordingLayers(pipeline: Pipeline, rec: Recording): Result<Layer[]> {
   const layers: Layer[] = [];
   const diags: Diagnostic[] = [];
-  const fromLayout = layoutLayer(pipeline.recordings.layout, rec);
+  let names: Set<string>;
+  try { names = new Set(fs.readdirSync(rec.dir)); } catch { names = new Set(); }
+  const fromLayout = layoutLayer(pipeline.recordings.layout, rec, names);
   if (!fromLayout.ok) diags.push(...fromLayout.diagnostics);
   else if (fromLayout.value) layers.push(fromLayout.value);
   const file = path.join(rec.dir, overrideFileName);
-  if (fs.existsSync(file)) {
+  if (names.has(overrideFileName)) {
     const { source, diagnostics } = readYamlFile(file);
     if (!source) diags.push(...diagnostics);
     else {

@@ -48,16 +48,38 @@ export class PlaceholderError extends Error {
   }
 }
 
+/** A template split once into literal text (even indexes) and placeholder names (odd indexes). */
+const compiled = new Map<string, string[]>();
+function partsOf(template: string): string[] {
+  let parts = compiled.get(template);
+  if (!parts) {
+    parts = [''];
+    let last = 0;
+    for (const m of template.matchAll(/\{\{|\}\}|\{([^{}]*)\}/g)) {
+      parts[parts.length - 1] += template.slice(last, m.index);
+      if (m[1] === undefined) parts[parts.length - 1] += m[0][0];
+      else parts.push(m[1].trim(), '');
+      last = m.index! + m[0].length;
+    }
+    parts[parts.length - 1] += template.slice(last);
+    // Planning fills the same few templates for every recording: keep them, within reason.
+    if (compiled.size > 50_000) compiled.clear();
+    compiled.set(template, parts);
+  }
+  return parts;
+}
+
 /** Fill `{name}` from `lookup`; `{{` and `}}` stand for literal braces. */
 export function fillPlaceholders(template: string, lookup: Lookup): string {
   if (!template.includes('{') && !template.includes('}')) return template;
-  return template.replace(/\{\{|\}\}|\{([^{}]*)\}/g, (m, name: string | undefined) => {
-    if (m === '{{') return '{';
-    if (m === '}}') return '}';
-    const v = lookup(name!.trim());
-    if (v === undefined) throw new PlaceholderError(name!.trim(), template);
-    return v;
-  });
+  const parts = partsOf(template);
+  let out = parts[0];
+  for (let i = 1; i < parts.length; i += 2) {
+    const v = lookup(parts[i]);
+    if (v === undefined) throw new PlaceholderError(parts[i], template);
+    out += v + parts[i + 1];
+  }
+  return out;
 }
 
 export function placeholdersIn(template: string): string[] {

@@ -33,7 +33,8 @@ test('the Allen chain runs through python -m, in order; raw data untouched; outp
   const ms = JSON.parse(fs.readFileSync(path.join(lab.rec, '.ephys-make', 'median_subtraction', 'input.json'), 'utf8'));
   assert.is(ms.ephys_params.ap_band_file, path.join(lab.rec, 'continuous_ms.dat'));
   const state = JSON.parse(fs.readFileSync(path.join(lab.rec, '.ephys-make', 'state.json'), 'utf8'));
-  assert.ok(state.jobs.quality_metrics.outputJson.input_parameters, 'the module\'s output JSON is kept with the record');
+  assert.ok(state.jobs.quality_metrics.outputJson.quality_metrics_output_file, 'the module\'s output JSON is kept with the record');
+  assert.ok(JSON.parse(fs.readFileSync(path.join(lab.rec, '.ephys-make', 'quality_metrics', 'output.json'), 'utf8')).input_parameters);
   const again = await run(lab, ['all']);
   assert.match(again.stdout, /^nothing to do: 7 jobs up to date$/m);
   // Postprocessing reran on a fresh copy of Kilosort's folder: rerunning it never compounds.
