@@ -67,15 +67,7 @@ export class Raster {
 
   /** A line of `width` pixels; `dash` = [on, off] lengths in pixels for a dashed line. */
   line(x0: number, y0: number, x1: number, y1: number, c: Rgb, width = 1, dash?: [number, number]): void {
-    const len = Math.hypot(x1 - x0, y1 - y0);
-    const steps = Math.max(1, Math.ceil(len * 2));
-    const half = (width - 1) / 2;
-    for (let s = 0; s <= steps; s++) {
-      const t = s / steps;
-      if (dash && (t * len) % (dash[0] + dash[1]) >= dash[0]) continue;
-      const x = x0 + (x1 - x0) * t, y = y0 + (y1 - y0) * t;
-      for (let dy = -half; dy <= half; dy++) for (let dx = -half; dx <= half; dx++) this.set(x + dx, y + dy, c);
-    }
+    stroke(x0, y0, x1, y1, width, dash, (x, y) => this.set(x, y, c));
   }
 
   /** Text with its top-left corner at (x, y); `scale` multiplies the 3x5 glyphs. Returns its width. */
@@ -147,19 +139,11 @@ export class Axes {
 
   /** A data-space segment, clipped to the axes pixel by pixel. */
   segment(xa: number, ya: number, xb: number, yb: number, c: Rgb, width = 1, dash?: [number, number]): void {
-    const x0 = this.px(xa), y0 = this.py(ya), x1 = this.px(xb), y1 = this.py(yb);
-    const len = Math.hypot(x1 - x0, y1 - y0);
-    const steps = Math.max(1, Math.ceil(len * 2));
-    const half = (width - 1) / 2;
-    for (let s = 0; s <= steps; s++) {
-      const t = s / steps;
-      if (dash && (t * len) % (dash[0] + dash[1]) >= dash[0]) continue;
-      const x = x0 + (x1 - x0) * t, y = y0 + (y1 - y0) * t;
-      for (let dy = -half; dy <= half; dy++) {
-        for (let dx = -half; dx <= half; dx++) if (this.inside(Math.round(x + dx), Math.round(y + dy))) this.r.set(x + dx, y + dy, c);
-      }
-    }
+    stroke(this.px(xa), this.py(ya), this.px(xb), this.py(yb), width, dash, (x, y) => {
+      if (this.inside(Math.round(x), Math.round(y))) this.r.set(x, y, c);
+    });
   }
+
 
   /**
    * An image of rows x cols values filling the axes, row 0 at the top (imshow's default
@@ -198,5 +182,18 @@ export class Axes {
       const label = tickLabel(t);
       r.text(this.x - 8 - Raster.textWidth(label, scale), py - 2.5 * scale, label, colors.black, scale);
     }
+  }
+}
+
+/** Pixels along a segment, `width` wide, with optional [on, off] dashes: shared by every line drawn. */
+function stroke(x0: number, y0: number, x1: number, y1: number, width: number, dash: [number, number] | undefined, plot: (x: number, y: number) => void): void {
+  const len = Math.hypot(x1 - x0, y1 - y0);
+  const steps = Math.max(1, Math.ceil(len * 2));
+  const half = (width - 1) / 2;
+  for (let s = 0; s <= steps; s++) {
+    const t = s / steps;
+    if (dash && (t * len) % (dash[0] + dash[1]) >= dash[0]) continue;
+    const x = x0 + (x1 - x0) * t, y = y0 + (y1 - y0) * t;
+    for (let dy = -half; dy <= half; dy++) for (let dx = -half; dx <= half; dx++) plot(x + dx, y + dy);
   }
 }
