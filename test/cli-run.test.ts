@@ -178,4 +178,13 @@ test('a stage that needs more disk than the output drive has does not start, and
   assert.is(p.starts('r1/b'), 0);
 }));
 
+test('--checksum: a touched input with the same content reruns nothing; changed content does', timed(async () => {
+  const p = makeProject({ recordings: ['r1'] });
+  assert.is((await p.run(['all', '--checksum'])).code, 0);
+  setMtime(path.join(p.rec('r1'), 'probe.ap.bin'), 2_000_000_000);
+  assert.match((await p.run(['-n', '--checksum'])).stdout, /^nothing to do: 4 jobs up to date$/m);
+  fs.writeFileSync(path.join(p.rec('r1'), 'probe.ap.bin'), 'other content\n');
+  assert.match((await p.run(['-n', '--checksum'])).stdout, /^would run r1 a: input changed: probe\.ap\.bin \(size 17 B -> 14 B\)$/m);
+}));
+
 test.run();
