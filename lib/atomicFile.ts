@@ -29,14 +29,6 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
   syncDir(path.dirname(target));
 }
 
-/** Rename a finished `.partial` into place durably. */
-export function commitPartial(tmp: string, target: string): void {
-  const fd = fs.openSync(tmp, 'r+');
-  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-  fs.renameSync(tmp, target);
-  syncDir(path.dirname(target));
-}
-
 function syncDir(dir: string): void {
   try {
     const fd = fs.openSync(dir, 'r');

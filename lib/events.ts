@@ -10,7 +10,6 @@ export type EngineEvent =
   | { type: 'job-finished'; job: Job; status: 'done' | 'failed' | 'interrupted'; seconds: number; message?: string; willRetry?: boolean }
   | { type: 'job-skipped'; job: Job; why: 'up-to-date' | 'upstream-failed' | 'blocked' | 'adopted'; detail: string }
   | { type: 'recording-locked'; recording: string; holder: LockHolder; waiting: boolean }
-  | { type: 'waiting-pool'; job: Job; pools: string[] }
   | { type: 'message'; level: 'info' | 'warn'; text: string }
   | { type: 'stopping'; signal: string }
   | { type: 'watch'; recording: string; what: WatchWhat; detail: string }

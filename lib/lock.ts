@@ -84,8 +84,3 @@ function takeOver(file: string, dead: LockHolder | undefined): boolean {
 export function describeHolder(h: LockHolder): string {
   return `pid ${h.pid} on ${h.host}${h.startedAt && h.startedAt !== '?' ? ` since ${h.startedAt}` : ''}${h.purpose ? ` (${h.purpose})` : ''}`;
 }
-
-export function lockHolder(file: string): LockHolder | undefined {
-  const h = readHolder(file);
-  return h && isAlive(h) ? h : undefined;
-}

@@ -13,7 +13,7 @@ import type { Decision } from './plan.js';
 import type { Emit } from './events.js';
 import type { Pools, Grant } from './pool.js';
 import { slotEnvironment } from './pool.js';
-import { tryLock, describeHolder } from './lock.js';
+import { tryLock } from './lock.js';
 import { describeReason } from './reason.js';
 import { executeJob, logTail, type ExecutingJob, type JobOutcome } from './execute.js';
 import type { Pipeline } from './config.js';
@@ -57,7 +57,6 @@ export class Scheduler {
   private lockNoticed = new Set<string>();
   private stopLaunching = false;
   private aborted = false;
-  private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   /** Jobs finished up to date in this run: they count as done for their dependents. */
@@ -97,7 +96,6 @@ export class Scheduler {
     this.pump();
   }
 
-  hasFailures(): boolean { return this.failures > 0; }
 
   /**
    * Forget a recording's queued jobs (watch: it changed or vanished); running ones are interrupted,
@@ -273,7 +271,6 @@ export class Scheduler {
         e.notBefore = Date.now() + Math.min(30_000, 1000 * 2 ** (e.attempt - 2));
       } else {
         e.state = 'failed';
-        this.failures++;
         if (!this.o.keepGoing) this.stopLaunching = true;
       }
     }
@@ -292,4 +289,3 @@ function shuffle<T>(a: T[]): void {
   }
 }
 
-export { describeHolder };

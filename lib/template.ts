@@ -81,9 +81,3 @@ export function fillPlaceholders(template: string, lookup: Lookup): string {
   }
   return out;
 }
-
-export function placeholdersIn(template: string): string[] {
-  const out: string[] = [];
-  template.replace(/\{\{|\}\}|\{([^{}]*)\}/g, (m, name) => { if (name !== undefined) out.push(name.trim()); return m; });
-  return out;
-}

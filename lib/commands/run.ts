@@ -38,19 +38,6 @@ export function planCounts(engine: Engine, decisions: Map<string, Decision>) {
   return { type: 'plan' as const, total: engine.jobs.length, toRun, upToDate, blocked };
 }
 
-/** Jobs that cannot run fail now; their dependents are not tried. Returns how many failed. */
-export function reportBlocked(engine: Engine, decisions: Map<string, Decision>, emit: Emit): number {
-  let n = 0;
-  for (const job of engine.jobs) {
-    const d = decisions.get(job.id)!;
-    if (!d.run && 'blocked' in d) {
-      n++;
-      emit({ type: 'job-skipped', job, why: 'blocked', detail: `input missing: ${d.blocked.path} (no stage makes it)` });
-    }
-  }
-  return n;
-}
-
 /** Loaded only when something will run: a no-op run never pays for the scheduler and runners. */
 async function schedulerFor(pipeline: Pipeline, replan: (recordingDir: string) => Map<string, Decision>, o: CliOptions, io: Io, emit: Emit): Promise<Scheduler> {
   const [{ Scheduler }, { Pools, defaultPoolDir }] = await Promise.all([import('../scheduler.js'), import('../pool.js')]);

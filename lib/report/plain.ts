@@ -27,8 +27,6 @@ export function eventLine(e: EngineEvent): string | undefined {
       return `skip   ${e.job.recording.name} ${e.job.stage.name}: ${e.detail}`;
     case 'recording-locked':
       return `locked ${e.recording}: held by ${describeHolder(e.holder)}; ${e.waiting ? 'waiting for it' : 'skipping it'}`;
-    case 'waiting-pool':
-      return `wait   ${e.job.recording.name} ${e.job.stage.name}: pool ${e.pools.join(', ')} busy`;
     case 'message':
       return e.level === 'warn' ? `warning: ${e.text}` : e.text;
     case 'stopping':
