@@ -15,20 +15,10 @@ import { crc32, pngSignature } from '../lib/png.js';
 import { welch } from '../lib/numeric/welch.js';
 import { gaussianFilter1d } from '../lib/numeric/gaussianFilter1d.js';
 import { findSurfaceChannel } from '../stages/depth_estimation/surface.js';
+import { mulberry32 } from '../lib/numeric/mulberry32.js';
 
 const python = '/usr/bin/python3';
 const hasScipy = fs.existsSync(python) && spawnSync(python, ['-c', 'import numpy, scipy'], { stdio: 'ignore' }).status === 0;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function quietContext(progress: Array<[number, number]> = []): BuiltinContext {
   return { progress: (d, t) => { progress.push([d, t]); }, log: () => {}, signal: new AbortController().signal };

@@ -8,6 +8,7 @@
  * generator), so the same inputs give the same outputs - which a build tool's records rely on -
  * and one unit's choice does not depend on how many other units there are.
  */
+import { mulberry32 } from '../../lib/numeric/mulberry32.js';
 
 export interface UnitSpikes {
   /** spikes[offsets[u] .. offsets[u+1]) are unit u's spike indices, in file order. */
@@ -26,18 +27,6 @@ export function groupSpikesByUnit(times: Float64Array, clusters: Uint32Array, un
   return { offsets, spikes };
 }
 
-/** mulberry32: small, fast, and good enough to pick spikes uniformly. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Fixed base seed; documented so a user can reproduce a choice. */
 export const selectionSeed = 0x5eed;
 
@@ -49,7 +38,7 @@ export function chooseSpikes(group: UnitSpikes, unit: number, limit: number): Ui
   const all = group.spikes.subarray(group.offsets[unit], group.offsets[unit + 1]);
   if (all.length <= limit) return all.slice();
   const pool = all.slice();
-  const next = generator(Math.imul(selectionSeed, 0x9e3779b1) ^ unit);
+  const next = mulberry32(Math.imul(selectionSeed, 0x9e3779b1) ^ unit);
   for (let i = 0; i < limit; i++) {
     const j = i + Math.floor(next() * (pool.length - i));
     const t = pool[i]; pool[i] = pool[j]; pool[j] = t;

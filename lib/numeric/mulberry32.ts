@@ -1,0 +1,15 @@
+/**
+ * mulberry32: a small, fast 32-bit generator, good enough to pick spikes uniformly. mean_waveforms'
+ * spike choice is defined by it (its Python cross-check reimplements the same draws), so it stays
+ * apart from the xoshiro streams the other stages use.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
