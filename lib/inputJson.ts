@@ -206,8 +206,8 @@ export function buildInputJson(c: BuildContext): Result<JobInput> {
     if (!schema.validate(json)) {
       const place = (segs: string[], key: boolean) => {
         const inStage = spanAt(pipeline.source, ['stages', stage.name, 'params', ...segs], key);
-        if (inStage.line && segs.length && hasPath(stage.params, segs, key)) return inStage;
-        if (hasPath(pipeline.params, segs, key)) return spanAt(pipeline.source, ['params', ...segs], key);
+        if (inStage.line && segs.length && hasPath(stage.params, segs)) return inStage;
+        if (hasPath(pipeline.params, segs)) return spanAt(pipeline.source, ['params', ...segs], key);
         return spanAt(pipeline.source, ['stages', stage.name], true);
       };
       const diags: Diagnostic[] = schemaErrorsToDiagnostics(schema.validate.errors ?? [], place, `input JSON of '${stage.name}' (${c.recording.name}) at`)
@@ -218,9 +218,10 @@ export function buildInputJson(c: BuildContext): Result<JobInput> {
   return ok({ json, hash: hashJson(json), lookup: makeLookup(c.vars, json), schemaFile, origins });
 }
 
-function hasPath(obj: Record<string, any>, segs: string[], key: boolean): boolean {
+/** Does pipeline.yaml itself set this value (so an error can point at it)? */
+function hasPath(obj: Record<string, any>, segs: string[]): boolean {
   let cur: any = obj;
-  for (const s of key ? segs : segs) {
+  for (const s of segs) {
     if (!isPlainObject(cur) || !(s in cur)) return false;
     cur = cur[s];
   }
