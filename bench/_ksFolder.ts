@@ -9,8 +9,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeNpy, npyHeaderBytes } from '../lib/npy.js';
-import { PartialFile } from '../lib/atomicFile.js';
+import { writeNpy, npyHeaderBytes } from '../lib/formats/npy.js';
+import { PartialFile } from '../lib/base/atomicFile.js';
 import { SeededRandom } from '../lib/numeric/seededRandom.js';
 
 export interface KsFolderOptions {

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const hostPath = path.resolve(here, '..', 'lib', 'runners', 'builtinHost.js');
+const hostPath = path.resolve(here, '..', 'lib', 'builtin', 'host.js');
 const numChannels = 384;
 const rowBytes = 2 * numChannels;
 const sizeGB = Number(process.argv[2] ?? 2.1);

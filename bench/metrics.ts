@@ -79,7 +79,7 @@ function main(): number {
   fs.writeFileSync(path.join(work, 'in_python.json'), JSON.stringify(inputFor(pythonCsv)));
 
   t = Date.now();
-  const b = spawnSync(process.execPath, [path.join(repo, 'dist', 'lib', 'runners', 'builtinHost.js'), 'quality_metrics',
+  const b = spawnSync(process.execPath, [path.join(repo, 'dist', 'lib', 'builtin', 'host.js'), 'quality_metrics',
     '--input_json', path.join(work, 'in_builtin.json'), '--output_json', path.join(work, 'out_builtin.json')],
   { env: { ...process.env, EPHYS_MAKE_QM_DUMP_DIR: dumpDir }, encoding: 'utf8' });
   const builtinS = (Date.now() - t) / 1000;

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PartialFile } from '../lib/atomicFile.js';
+import { PartialFile } from '../lib/base/atomicFile.js';
 import { synthesize, type SynthOptions } from '../lib/synth/generate.js';
 
 const options: Omit<SynthOptions, 'outDir'> = { recordings: 3, seconds: 20, channels: 384, layout: 'spikeglx', seed: 1 };

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './rig.js';
-import { writeFileAtomic, PartialFile } from '../lib/atomicFile.js';
+import { writeFileAtomic, PartialFile } from '../lib/base/atomicFile.js';
 
 test('writeFileAtomic leaves only the final file', () => {
   const d = tempDir();

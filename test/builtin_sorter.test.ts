@@ -3,14 +3,14 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir, timed, repoRoot } from './rig.js';
-import { StageError, type BuiltinContext } from '../lib/builtin.js';
-import { newAjv } from '../lib/ajv.js';
-import { loadKilosortFolder } from '../lib/kilosort.js';
-import { readNpy, readNpyHeader, writeNpy, toNumberArray } from '../lib/npy.js';
+import { StageError, type BuiltinContext } from '../lib/builtin/stage.js';
+import { newAjv } from '../lib/engine/ajv.js';
+import { loadKilosortFolder } from '../lib/formats/kilosort.js';
+import { readNpy, readNpyHeader, writeNpy, toNumberArray } from '../lib/formats/npy.js';
 import { synthesize, type SynthRecording } from '../lib/synth/generate.js';
 import { stage as medianSubtraction } from '../stages/median_subtraction/index.js';
 import { stage as sorter } from '../stages/builtin_sorter/index.js';
-import { compareToGroundTruth, countMatches, formatComparison } from '../stages/builtin_sorter/groundTruth.js';
+import { compareToGroundTruth, countMatches, formatComparison } from '../lib/synth/groundTruthMatch.js';
 import { defaultParams } from '../stages/builtin_sorter/params.js';
 
 function context(): BuiltinContext {

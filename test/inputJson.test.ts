@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { timed, writeFile } from './rig.js';
 import { makeProject, fakeCommand } from './project.js';
-import { firstDifference, stableStringify, makeLookup, deepMerge } from '../lib/inputJson.js';
+import { firstDifference, stableStringify, makeLookup, deepMerge } from '../lib/engine/inputJson.js';
 
 const schema = {
   $id: 'https://example.org/metrics.schema.json',

@@ -3,12 +3,12 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir, timed, writeFile } from './rig.js';
-import { writeNpy, readNpy, npyHeaderBytes, type NpyArray } from '../lib/npy.js';
-import { StageError } from '../lib/builtin.js';
-import { readClusterGroupTsv, writeClusterGroupTsv } from '../lib/clusterGroup.js';
+import { writeNpy, readNpy, npyHeaderBytes, type NpyArray } from '../lib/formats/npy.js';
+import { StageError } from '../lib/builtin/stage.js';
+import { readClusterGroupTsv, writeClusterGroupTsv } from '../lib/formats/clusterGroup.js';
 import {
   loadKilosortFolder, writeKilosortArray, spikeVectorShape,
-} from '../lib/kilosort.js';
+} from '../lib/formats/kilosort.js';
 
 /** A tiny Kilosort folder: 6 spikes, 3 templates of 21 + 2 samples on 2 channels, 3 PCs on 2 channels. */
 function makeFolder(overrides: Record<string, NpyArray | null> = {}): string {

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { repoRoot, tempDir, writeFile } from './rig.js';
-import { readSpikeGlxMeta } from '../lib/spikeglx.js';
-import { ephysParamsFromOpenEphys, readOebin } from '../lib/openEphys.js';
+import { readSpikeGlxMeta } from '../lib/formats/spikeglx.js';
+import { ephysParamsFromOpenEphys, readOebin } from '../lib/formats/openEphys.js';
 
 type Json = Record<string, any>;
 

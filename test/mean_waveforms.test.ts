@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempDir, timed, repoRoot } from './rig.js';
-import { readNpy, writeNpy } from '../lib/npy.js';
-import { StageError, type BuiltinContext } from '../lib/builtin.js';
+import { readNpy, writeNpy } from '../lib/formats/npy.js';
+import { StageError, type BuiltinContext } from '../lib/builtin/stage.js';
 import { stage, runMeanWaveforms, readSettings, type MeanWaveformSettings } from '../stages/mean_waveforms/index.js';
 import {
   waveformDuration, waveformHalfwidth, waveformPtRatio, repolarizationSlope, recoverySlope,
@@ -300,7 +300,7 @@ test('through the built-in host: the output JSON holds only execution_time, as t
   const inputPath = path.join(f.dir, 'input.json');
   const outputPath = path.join(f.dir, 'output.json');
   fs.writeFileSync(inputPath, JSON.stringify(f.input));
-  const host = path.join(repoRoot, 'dist', 'lib', 'runners', 'builtinHost.js');
+  const host = path.join(repoRoot, 'dist', 'lib', 'builtin', 'host.js');
   const run = spawnSync(process.execPath, [host, 'mean_waveforms', '--input_json', inputPath, '--output_json', outputPath], { encoding: 'utf8' });
   assert.is(run.status, 0, run.stderr);
   const out = JSON.parse(fs.readFileSync(outputPath, 'utf8'));

@@ -4,12 +4,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { repoRoot, tempDir, timed } from './rig.js';
-import { StageError, type BuiltinContext } from '../lib/builtin.js';
+import { StageError, type BuiltinContext } from '../lib/builtin/stage.js';
 import { stage } from '../stages/median_subtraction/index.js';
 import { planChannels, type ProbeValues } from '../stages/median_subtraction/channelPlan.js';
 import { medianSubtractFile } from '../stages/median_subtraction/streamMedian.js';
 
-const hostPath = path.join(repoRoot, 'dist', 'lib', 'runners', 'builtinHost.js');
+const hostPath = path.join(repoRoot, 'dist', 'lib', 'builtin', 'host.js');
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

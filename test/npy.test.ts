@@ -3,15 +3,14 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { tempDir, timed, writeFile } from './rig.js';
+import { tempDir, testUnless, timed, writeFile } from './rig.js';
 import {
   readNpy, readNpyHeader, readNpyRows, writeNpy, toNumberArray, npyHeaderBytes, NpyError,
   type NpyArray, type NpyData, type NpyDtype,
-} from '../lib/npy.js';
+} from '../lib/formats/npy.js';
 
 const python = '/usr/bin/python3';
 const hasNumpy = spawnSync(python, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
-if (!hasNumpy) console.log('note: /usr/bin/python3 has no numpy; skipping the cross-checks against real numpy files');
 
 const allDtypes: NpyDtype[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float32', 'float64'];
 const shapes = [[7], [5, 3], [4, 3, 2]];
@@ -197,8 +196,7 @@ test('writeNpy refuses data that does not match the dtype or shape', timed(() =>
   assert.equal(fs.readdirSync(d), []);
 }));
 
-test('files from real numpy read correctly, and ours are byte-identical to np.save', timed(() => {
-  if (!hasNumpy) { console.log('note: skipped (no numpy)'); return; }
+testUnless(hasNumpy ? undefined : '/usr/bin/python3 has no numpy (apt-get install python3-numpy)')('files from real numpy read correctly, and ours are byte-identical to np.save', timed(() => {
   const d = tempDir();
   // numpy builds the same values as valueAt(), element by element, in every dtype and shape.
   const script = `

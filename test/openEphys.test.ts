@@ -4,9 +4,9 @@ import path from 'node:path';
 import { tempDir, timed, writeFile } from './rig.js';
 import {
   describeFolder, ephysParamsFromOpenEphys, float32Decimal, parseOebin, probeForFolder, readOebin, readSettingsXmlStreams,
-} from '../lib/openEphys.js';
-import { formatDiagnostic, type Result } from '../lib/diagnostic.js';
-import { openEphysAcqFor, openEphysFolderNames, referenceChannelsForAcq } from '../lib/probeTypes.js';
+} from '../lib/formats/openEphys.js';
+import { formatDiagnostic, type Result } from '../lib/base/diagnostic.js';
+import { openEphysAcqFor, openEphysFolderNames, referenceChannelsForAcq } from '../lib/formats/probeTypes.js';
 
 const threeA = [36, 75, 112, 151, 188, 227, 264, 303, 340, 379];
 

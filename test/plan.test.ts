@@ -1,10 +1,10 @@
 /** plan.ts is pure: scenarios on plain objects, each asserting the jobs and their first reasons. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { planJobs, type Decision } from '../lib/plan.js';
-import type { Job } from '../lib/job.js';
-import type { RecordingState } from '../lib/record.js';
-import { describeReason } from '../lib/reason.js';
+import { planJobs, type Decision } from '../lib/engine/plan.js';
+import type { Job } from '../lib/engine/job.js';
+import type { RecordingState } from '../lib/engine/record.js';
+import { describeReason } from '../lib/engine/reason.js';
 
 interface Lab { jobs: Job[]; files: Map<string, string>; state: RecordingState; previous?: unknown }
 

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import zlib from 'node:zlib';
-import { crc32, encodePng, pngSignature } from '../lib/png.js';
-import { Axes, Raster, colors, niceTicks, viridis } from '../lib/plot.js';
+import { crc32, encodePng, pngSignature } from '../lib/formats/png.js';
+import { Axes, Raster, colors, niceTicks, viridis } from '../lib/formats/plot.js';
 
 interface Chunk { type: string; data: Buffer; crc: number; crcOk: boolean }
 

@@ -18,7 +18,7 @@ import { nearestNeighbors } from '../lib/numeric/nearestNeighbors.js';
 import { SeededRandom } from '../lib/numeric/seededRandom.js';
 import { makeKsFolder } from '../bench/_ksFolder.js';
 import { compareMetricsCsv } from '../bench/metrics.js';
-import type { BuiltinContext } from '../lib/builtin.js';
+import type { BuiltinContext } from '../lib/builtin/stage.js';
 
 const python = '/usr/bin/python3';
 const hasPython = spawnSync(python, ['-c', 'import numpy, scipy, sklearn, pandas, joblib'], { stdio: 'ignore' }).status === 0;
@@ -194,7 +194,7 @@ test('runs through the real host process; a malformed folder fails with a messag
   makeKsFolder(path.join(dir, 'ks'), { units: 12, spikes: 6000, durationS: 120, seed: 5 });
   const out = path.join(dir, 'ks', 'metrics.csv');
   fs.writeFileSync(path.join(dir, 'in.json'), JSON.stringify(inputFor(path.join(dir, 'ks'), out)));
-  const host = path.join(repoRoot, 'dist', 'lib', 'runners', 'builtinHost.js');
+  const host = path.join(repoRoot, 'dist', 'lib', 'builtin', 'host.js');
   const r = spawnSync(process.execPath, [host, 'quality_metrics', '--input_json', path.join(dir, 'in.json'), '--output_json', path.join(dir, 'out.json')], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const result = JSON.parse(fs.readFileSync(path.join(dir, 'out.json'), 'utf8'));

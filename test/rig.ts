@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
@@ -118,4 +119,14 @@ export function readStageLog(p: string): Array<{ event: string; label: string; p
     const [event, label, pid, ms, gpu, cuda] = l.split(' ');
     return { event, label: decodeURIComponent(label), pid: Number(pid), ms: Number(ms), gpu, cuda };
   });
+}
+
+/**
+ * `test` when `reason` is undefined, else uvu's `test.skip` with the reason printed: the runner
+ * counts the skip in its totals line and lists the reason, so a missing tool is never a silent pass.
+ */
+export function testUnless(reason: string | undefined): (name: string, fn: () => unknown) => void {
+  if (reason === undefined) return (name, fn) => test(name, fn as any);
+  process.stdout.write(`skipped: ${reason}\n`);
+  return (name, fn) => test.skip(name, fn as any);
 }

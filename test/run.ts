@@ -1,6 +1,6 @@
 /**
  * Runs every compiled test file in its own process (two at a time, each under a time limit) and
- * ends with the one line CI reads: `N passed, N failed`.
+ * ends with the one line CI reads: `N passed, N failed, N skipped`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,7 +22,7 @@ function findTests(dir: string): string[] {
   return out.sort();
 }
 
-interface FileResult { file: string; passed: number; failed: number; seconds: number; output: string }
+interface FileResult { file: string; passed: number; failed: number; skipped: number; seconds: number; output: string }
 
 function runFile(file: string): Promise<FileResult> {
   return new Promise((resolve) => {
@@ -36,11 +36,12 @@ function runFile(file: string): Promise<FileResult> {
       clearTimeout(timer);
       const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? 0);
       const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? 0);
+      const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
       // uvu's total already leaves out skipped tests.
       let failed = total - passed;
       // A file that crashed before uvu printed its summary still counts as a failure.
       if (code !== 0 && failed === 0) failed = 1;
-      resolve({ file, passed, failed, seconds: (Date.now() - started) / 1000, output });
+      resolve({ file, passed, failed, skipped, seconds: (Date.now() - started) / 1000, output });
     });
   });
 }
@@ -56,13 +57,16 @@ async function main(): Promise<number> {
       const r = await runFile(files[next++]);
       results.push(r);
       const name = path.relative(here, r.file);
-      process.stdout.write(`${r.failed ? 'FAIL' : 'ok  '} ${name}: ${r.passed} passed, ${r.failed} failed (${r.seconds.toFixed(1)} s)\n`);
+      process.stdout.write(`${r.failed ? 'FAIL' : 'ok  '} ${name}: ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''} (${r.seconds.toFixed(1)} s)\n`);
       if (r.failed) process.stdout.write(r.output.split('\n').map((l) => `    ${l}`).join('\n') + '\n');
+      // Why each test was skipped (printed by skipUnless in rig.ts), so a skip is never silent.
+      for (const line of r.output.split('\n')) if (line.startsWith('skipped: ')) process.stdout.write(`     ${line}\n`);
     }
   }));
   const passed = results.reduce((s, r) => s + r.passed, 0);
   const failed = results.reduce((s, r) => s + r.failed, 0);
-  process.stdout.write(`${passed} passed, ${failed} failed\n`);
+  const skipped = results.reduce((s, r) => s + r.skipped, 0);
+  process.stdout.write(`${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   return failed ? 1 : 0;
 }
 

@@ -19,7 +19,7 @@ test('quality_metrics --dir on a Kilosort folder: mean waveforms first, then met
     ephys_params: { ap_band_file: rec.apFile, num_channels: rec.savedChannels, sample_rate: rec.sampleRateHz, bit_volts: rec.bitVolts },
     directories: { kilosort_output_directory: ks },
   }));
-  const sorted = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'lib', 'runners', 'builtinHost.js'), 'builtin_sorter', '--input_json', input, '--output_json', path.join(dir, 'sort.out.json')], { encoding: 'utf8' });
+  const sorted = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'lib', 'builtin', 'host.js'), 'builtin_sorter', '--input_json', input, '--output_json', path.join(dir, 'sort.out.json')], { encoding: 'utf8' });
   assert.is(sorted.status, 0, sorted.stderr);
   writeFile(ks, 'ephys-make.yaml', `params:\n  ephys_params: { ap_band_file: ${JSON.stringify(rec.apFile)}, num_channels: ${rec.savedChannels}, bit_volts: ${rec.bitVolts} }\n`);
   const pipeline = path.join(repoRoot, 'examples', 'sorted-folder.pipeline.yaml');

@@ -2,9 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { tempDir, timed, writeFile } from './rig.js';
-import { readSpikeGlxMeta, parseMetaText, interpretSpikeGlxMeta, lfMetaPathFor, metaPathForBin, metaPathToBin, type MetaResult } from '../lib/spikeglx.js';
-import { allenProbeType } from '../lib/probeTypes.js';
-import { formatDiagnostic } from '../lib/diagnostic.js';
+import { readSpikeGlxMeta, parseMetaText, interpretSpikeGlxMeta, lfMetaPathFor, metaPathForBin, metaPathToBin, type MetaResult } from '../lib/formats/spikeglx.js';
+import { allenProbeType } from '../lib/formats/probeTypes.js';
+import { formatDiagnostic } from '../lib/base/diagnostic.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { tempDir, timed, runCli } from './rig.js';
 import { synthesize, modelRecording, type SynthOptions, type SynthRecording } from '../lib/synth/generate.js';
 import { runSynth } from '../lib/commands/synth.js';
-import { readNpy, toNumberArray } from '../lib/npy.js';
+import { readNpy, toNumberArray } from '../lib/formats/npy.js';
 
 function readInt16(file: string): Int16Array {
   const buf = fs.readFileSync(file);

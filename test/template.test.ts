@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { splitWords, fillPlaceholders, PlaceholderError } from '../lib/template.js';
+import { splitWords, fillPlaceholders, PlaceholderError } from '../lib/engine/template.js';
 
 test('words split like a shell splits them, with nothing expanded', () => {
   const r = splitWords(`python -m mod --input_json {input_json} --name "a b" 'c $HOME' d\\ e "q\\"x" $(rm -rf) ;`);

@@ -5,14 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CliOptions } from '../cli.js';
-import { printDiagnostics } from '../cli.js';
-import type { Io } from '../io.js';
-import { openEngine } from '../engine.js';
-import { downstreamOf } from '../graph.js';
-import { engineOptions } from './run.js';
-import { updateRecord } from '../record.js';
-import { tryLock, describeHolder } from '../lock.js';
+import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
+import type { Io } from '../base/io.js';
+import { openEngine } from '../engine/planner.js';
+import { downstreamOf } from '../engine/graph.js';
+import { updateRecord } from '../engine/record.js';
+import { tryLock, describeHolder } from '../engine/lock.js';
 
 export function clean(o: CliOptions, io: Io): number {
   const stages = o.targets.length ? o.targets : ['all'];

@@ -4,11 +4,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CliOptions } from '../cli.js';
-import type { Io } from '../io.js';
-import { packageRoot } from '../paths.js';
+import type { CliOptions } from './options.js';
+import type { Io } from '../base/io.js';
+import { packageRoot } from '../base/paths.js';
 import { synthesize } from '../synth/generate.js';
-import { readNpy } from '../npy.js';
+import { readNpy } from '../formats/npy.js';
 import { run } from './run.js';
 
 const completeMarker = '.synthesized';
@@ -65,7 +65,7 @@ async function summarise(rec: string, cwd: string): Promise<string> {
     const gt = path.join(rec, 'ground_truth');
     if (fs.existsSync(gt)) {
       try {
-        const { compareToGroundTruth } = await import('../../stages/builtin_sorter/groundTruth.js');
+        const { compareToGroundTruth } = await import('../synth/groundTruthMatch.js');
         const c = compareToGroundTruth(path.join(rec, 'sorted'), gt);
         line += `\n    against the ground truth: ${c.wellSortedUnits} of ${c.detectableUnits} units with peak amplitude > ${c.minSnr}x noise sorted with accuracy >= ${c.goodAccuracy} (mean accuracy ${c.meanAccuracy.toFixed(2)})`;
       } catch { /* the comparison is a bonus */ }

@@ -6,15 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import type { CliOptions } from '../cli.js';
-import { printDiagnostics } from '../cli.js';
-import type { Io } from '../io.js';
-import { loadAll } from '../engine.js';
-import { engineOptions } from './run.js';
-import { interpreterArgv, pythonModulePrefix } from '../runners/argv.js';
-import { stagesBuildDir } from '../paths.js';
-import { deepMerge, isPlainObject } from '../inputJson.js';
-import type { Stage } from '../config.js';
+import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
+import type { Io } from '../base/io.js';
+import { loadAll } from '../engine/planner.js';
+import { interpreterArgv, pythonModulePrefix } from '../engine/runners/argv.js';
+import { stagesBuildDir } from '../base/paths.js';
+import { deepMerge, isPlainObject } from '../engine/inputJson.js';
+import type { Stage } from '../engine/config.js';
 
 /** Params naming things on disk that a module needs before it can start. */
 const pathKeys = ['median_subtraction_executable', 'median_subtraction_repo', 'kilosort_repository', 'matlab_home_directory', 'classifier_path', 'npx_extractor_executable'];

@@ -1,11 +1,9 @@
 /** `ephys-make graph`: the stage graph as DOT (default) or Mermaid, edges labelled by the file between. */
 import path from 'node:path';
-import type { CliOptions } from '../cli.js';
-import { printDiagnostics } from '../cli.js';
-import type { Io } from '../io.js';
-import { loadAll } from '../engine.js';
-import { normaliseTemplate } from '../graph.js';
-import { engineOptions } from './run.js';
+import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
+import type { Io } from '../base/io.js';
+import { loadAll } from '../engine/planner.js';
+import { normaliseTemplate } from '../engine/graph.js';
 
 export function graph(o: CliOptions, io: Io): number {
   const loaded = loadAll(engineOptions(o, io));

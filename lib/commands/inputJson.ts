@@ -1,9 +1,7 @@
 /** `ephys-make input-json STAGE [--dir D]`: print the input JSON a job would get, without running it. */
-import type { CliOptions } from '../cli.js';
-import { printDiagnostics } from '../cli.js';
-import type { Io } from '../io.js';
-import { openEngine } from '../engine.js';
-import { engineOptions } from './run.js';
+import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
+import type { Io } from '../base/io.js';
+import { openEngine } from '../engine/planner.js';
 
 export function inputJson(o: CliOptions, io: Io): number {
   if (o.targets.length !== 1) { io.err('ephys-make: input-json takes one stage name\n'); return 2; }

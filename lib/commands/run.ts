@@ -1,24 +1,16 @@
 /** `ephys-make [all | STAGE...]`: plan, explain, run what is stale. */
-import type { CliOptions } from '../cli.js';
-import { printDiagnostics } from '../cli.js';
-import type { Io } from '../io.js';
-import { loadAll, jobsFor, type Engine, type EngineOptions } from '../engine.js';
-import { discoverRecordings, type Recording } from '../recordings.js';
-import type { Pipeline } from '../config.js';
-import type { SetValue } from '../inputJson.js';
-import { fail, ok, type Diagnostic, type Result } from '../diagnostic.js';
-import type { Job } from '../job.js';
-import type { Decision } from '../plan.js';
-import { describeReason } from '../reason.js';
-import type { Scheduler } from '../scheduler.js';
-import type { Emit } from '../events.js';
-
-export function engineOptions(o: CliOptions, io: Io) {
-  return {
-    file: o.file, cwd: io.cwd, root: o.root, dirs: o.dirs, targets: o.targets, sets: o.sets,
-    checksum: o.checksum, forceAll: o.always, forceStages: o.force,
-  };
-}
+import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
+import type { Io } from '../base/io.js';
+import { loadAll, jobsFor, type Engine, type EngineOptions } from '../engine/planner.js';
+import { discoverRecordings, type Recording } from '../engine/recordings.js';
+import type { Pipeline } from '../engine/config.js';
+import type { SetValue } from '../engine/inputJson.js';
+import { fail, ok, type Diagnostic, type Result } from '../base/diagnostic.js';
+import type { Job } from '../engine/job.js';
+import type { Decision } from '../engine/plan.js';
+import { describeReason } from '../engine/reason.js';
+import type { Scheduler } from '../engine/scheduler.js';
+import type { Emit } from '../engine/events.js';
 
 export function explainLines(engine: Engine, decisions: Map<string, Decision>, prefix: string): string {
   let out = '';
@@ -40,7 +32,7 @@ export function planCounts(engine: Engine, decisions: Map<string, Decision>) {
 
 /** Loaded only when something will run: a no-op run never pays for the scheduler and runners. */
 async function schedulerFor(pipeline: Pipeline, replan: (recordingDir: string) => Map<string, Decision>, o: CliOptions, io: Io, emit: Emit): Promise<Scheduler> {
-  const [{ Scheduler }, { Pools, defaultPoolDir }] = await Promise.all([import('../scheduler.js'), import('../pool.js')]);
+  const [{ Scheduler }, { Pools, defaultPoolDir }] = await Promise.all([import('../engine/scheduler.js'), import('../engine/pool.js')]);
   return new Scheduler({
     pipeline,
     maxJobs: o.jobs,
@@ -132,7 +124,7 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
     reporter.close();
     return 0;
   }
-  const { writeAdoptionRecords } = await import('../execute.js');
+  const { writeAdoptionRecords } = await import('../engine/execute.js');
   const reporter = makeReporter(io);
   const emit: Emit = reporter.emit;
   for (const adopted of adoptions) {

@@ -1,12 +1,10 @@
 /** `ephys-make status`: recordings x stages, each cell up to date, stale (reason), failed or running. */
-import type { CliOptions } from '../cli.js';
-import { printDiagnostics } from '../cli.js';
-import type { Io } from '../io.js';
-import { openEngine } from '../engine.js';
-import { engineOptions } from './run.js';
-import { readState } from '../record.js';
-import { describeReason } from '../reason.js';
-import { isAlive } from '../processInfo.js';
+import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
+import type { Io } from '../base/io.js';
+import { openEngine } from '../engine/planner.js';
+import { readState } from '../engine/record.js';
+import { describeReason } from '../engine/reason.js';
+import { isAlive } from '../base/processInfo.js';
 
 export function status(o: CliOptions, io: Io): number {
   const opened = openEngine(engineOptions(o, io));

@@ -2,7 +2,7 @@
  * `ephys-make watch [TARGET...] [--root R] [-j N] [--once]`: process recordings as they appear and
  * become ready, through the same scheduler, pools and locks as `ephys-make all`.
  *
- * The watcher (lib/watch.ts) says when a recording is ready; here it is planned alone, its stale
+ * The watcher (lib/engine/watch.ts) says when a recording is ready; here it is planned alone, its stale
  * jobs are queued, and what happened is reported and logged to `<root>/.ephys-make/watch.jsonl`.
  * Failures never stop the watch (it keeps going like -k), and a job that failed is not queued
  * again until something it depends on changes.
@@ -10,24 +10,23 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CliOptions } from '../cli.js';
-import { printDiagnostics } from '../cli.js';
-import type { Io } from '../io.js';
-import { jobsFor, loadAll, pipelinePath, type Engine, type EngineOptions } from '../engine.js';
-import type { Pipeline } from '../config.js';
-import { discoverRecordings, markerDepth, type Recording } from '../recordings.js';
-import type { Job } from '../job.js';
-import { writeAdoptionRecords } from '../execute.js';
-import { Scheduler } from '../scheduler.js';
-import { Pools, defaultPoolDir } from '../pool.js';
+import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
+import type { Io } from '../base/io.js';
+import { jobsFor, loadAll, pipelinePath, type Engine, type EngineOptions } from '../engine/planner.js';
+import type { Pipeline } from '../engine/config.js';
+import { discoverRecordings, markerDepth, type Recording } from '../engine/recordings.js';
+import type { Job } from '../engine/job.js';
+import { writeAdoptionRecords } from '../engine/execute.js';
+import { Scheduler } from '../engine/scheduler.js';
+import { Pools, defaultPoolDir } from '../engine/pool.js';
 import { makeReporter } from '../report/reporter.js';
 import { openEventLog, type EventLog } from '../report/jsonl.js';
-import type { EngineEvent } from '../events.js';
-import { formatDiagnostic, type Diagnostic } from '../diagnostic.js';
-import { writeFileAtomic } from '../atomicFile.js';
-import { statSignature } from '../signature.js';
-import { RecordingWatcher, markerTail, type WatchRules } from '../watch.js';
-import { engineOptions, runnable } from './run.js';
+import type { EngineEvent } from '../engine/events.js';
+import { formatDiagnostic, type Diagnostic } from '../base/diagnostic.js';
+import { writeFileAtomic } from '../base/atomicFile.js';
+import { statSignature } from '../base/signature.js';
+import { RecordingWatcher, markerTail, type WatchRules } from '../engine/watch.js';
+import { runnable } from './run.js';
 
 /** Outputs on another drive are not watched: a periodic rescan notices one deleted there. */
 const rescanMs = Number(process.env.EPHYS_MAKE_RESCAN_SECONDS ?? 300) * 1000;

@@ -10,7 +10,7 @@
  * (for q: row0[q] row1[q] row2[q] row3[q]) so one v128 load reads two rows' values; then the
  * squared norms and the current worst candidate distance per row.
  */
-import { assembleModule, compileModule, name, section, signedLeb, unsignedLeb, valueType, vector, wasmPageBytes } from '../wasm.js';
+import { assembleModule, compileModule, name, section, signedLeb, unsignedLeb, valueType, vector, wasmPageBytes } from '../base/wasm.js';
 
 const { i32: I32, f64: F64, v128: V128 } = valueType;
 const op = {

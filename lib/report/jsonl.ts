@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EngineEvent } from '../events.js';
+import type { EngineEvent } from '../engine/events.js';
 
 /** Past this size the log moves to `watch.jsonl.1` (one older generation is kept). */
 const rotateBytes = 20 * 1024 * 1024;

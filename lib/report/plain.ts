@@ -1,8 +1,8 @@
 /** One line per event: for logs, CI, and anything that is not a terminal. */
-import type { EngineEvent, WatchWhat } from '../events.js';
-import { describeHolder } from '../lock.js';
-import { formatBytes } from '../signature.js';
-import { assertNever } from '../reason.js';
+import type { EngineEvent, WatchWhat } from '../engine/events.js';
+import { describeHolder } from '../engine/lock.js';
+import { formatBytes } from '../base/signature.js';
+import { assertNever } from '../engine/reason.js';
 
 export function eventLine(e: EngineEvent): string | undefined {
   switch (e.type) {

@@ -1,6 +1,6 @@
 /** Picks the terminal or the plain report; both get every event. */
-import type { Io } from '../io.js';
-import type { EngineEvent } from '../events.js';
+import type { Io } from '../base/io.js';
+import type { EngineEvent } from '../engine/events.js';
 import { eventLine } from './plain.js';
 import { TerminalReport } from './terminal.js';
 

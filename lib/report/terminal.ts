@@ -1,6 +1,6 @@
 /** On a terminal: the same event lines, plus one status line redrawn below them. */
-import type { EngineEvent } from '../events.js';
-import type { Job } from '../job.js';
+import type { EngineEvent } from '../engine/events.js';
+import type { Job } from '../engine/job.js';
 import { eventLine, progressText } from './plain.js';
 
 export class TerminalReport {

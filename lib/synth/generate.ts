@@ -8,8 +8,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { PartialFile, writeFileAtomic } from '../atomicFile.js';
-import { writeNpy } from '../npy.js';
+import { PartialFile, writeFileAtomic } from '../base/atomicFile.js';
+import { writeNpy } from '../formats/npy.js';
 import { chooseChannels, silentChannels } from './channels.js';
 import { chunkCount, chunkRange, type ChunkResult } from './chunk.js';
 import { designLfp } from './lfp.js';

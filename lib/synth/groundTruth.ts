@@ -4,8 +4,8 @@
  * µV, unit positions, and `info.json` with everything else (noise, bad channels, surface).
  */
 import path from 'node:path';
-import { writeFileAtomic } from '../atomicFile.js';
-import { writeNpy } from '../npy.js';
+import { writeFileAtomic } from '../base/atomicFile.js';
+import { writeNpy } from '../formats/npy.js';
 import { templates, templateSamples, troughSample, type SpikeTrains } from './units.js';
 import type { RecordingModel } from './model.js';
 

@@ -8,7 +8,7 @@ import { Rng, mixSeed, gaussianTable } from './random.js';
 import type { ChannelModel } from './channels.js';
 import type { Site } from './probe.js';
 import { humAmplitudeUv, humHz } from './channels.js';
-import { type RecordingModel, syncValue } from './model.js';
+import { type LfpModel, type RecordingModel, syncValue } from './model.js';
 import { Scratch } from './scratch.js';
 
 const scratch = new Scratch();
@@ -24,18 +24,6 @@ const rhythms: Array<[number, number, number]> = [
 /** Channels above the surface over which the rhythms fade by e. */
 const surfaceFadeChannels = 1.5;
 const commonLfNoiseUv = 10;
-
-export interface LfpModel {
-  rhythms: number;
-  /** rhythms x partials */
-  freqsHz: Float64Array;
-  phases: Float64Array;
-  /** Slow amplitude modulation per rhythm, so power is not constant in time. */
-  modHz: Float64Array;
-  modPhases: Float64Array;
-  /** channels x rhythms, µV (signed: rhythms reverse across layers). */
-  weightsUv: Float64Array;
-}
 
 export function designLfp(seed: number, ch: ChannelModel, sites: Site[], silent: Set<number>): LfpModel {
   const rng = new Rng(mixSeed(seed, 0x6c6670));

@@ -3,7 +3,6 @@
  * in the main thread and copied to each worker, which then renders chunks independently.
  */
 import type { ChannelModel } from './channels.js';
-import type { LfpModel } from './lfp.js';
 import type { Site } from './probe.js';
 import type { Units } from './units.js';
 
@@ -14,6 +13,19 @@ export interface BandScale {
   uvPerCount: number;
   minCount: number;
   maxCount: number;
+}
+
+/** The LF band's rhythms, designed once per recording (lfp.ts renders them). */
+export interface LfpModel {
+  rhythms: number;
+  /** rhythms x partials */
+  freqsHz: Float64Array;
+  phases: Float64Array;
+  /** Slow amplitude modulation per rhythm, so power is not constant in time. */
+  modHz: Float64Array;
+  modPhases: Float64Array;
+  /** channels x rhythms, µV (signed: rhythms reverse across layers). */
+  weightsUv: Float64Array;
 }
 
 export interface RecordingModel {

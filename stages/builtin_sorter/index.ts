@@ -9,7 +9,7 @@
  * sample_rate, bit_volts, reference_channels; writes into directories.kilosort_output_directory.
  */
 import fs from 'node:fs';
-import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
+import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin/stage.js';
 import { readParams } from './params.js';
 import { sortRecording } from './sort.js';
 

@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { StageError } from '../../lib/builtin.js';
-import { stagesSourceDir } from '../../lib/paths.js';
+import { StageError } from '../../lib/builtin/stage.js';
+import { stagesSourceDir } from '../../lib/base/paths.js';
 
 export interface SorterParams {
   detect_threshold: number;

@@ -3,8 +3,8 @@
  * file by file atomically. pc_features.npy is written by the projection pass itself (see sort.ts).
  */
 import path from 'node:path';
-import { writeFileAtomic } from '../../lib/atomicFile.js';
-import { writeNpy } from '../../lib/npy.js';
+import { writeFileAtomic } from '../../lib/base/atomicFile.js';
+import { writeNpy } from '../../lib/formats/npy.js';
 import { pyFloatRepr } from '../../lib/numeric/pyFloatRepr.js';
 
 export const templateLength = 82;

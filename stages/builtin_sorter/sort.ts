@@ -13,9 +13,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PartialFile } from '../../lib/atomicFile.js';
-import { StageError } from '../../lib/builtin.js';
-import { npyHeaderBytes } from '../../lib/npy.js';
+import { PartialFile } from '../../lib/base/atomicFile.js';
+import { StageError } from '../../lib/builtin/stage.js';
+import { npyHeaderBytes } from '../../lib/formats/npy.js';
 import { binomialKernel } from './block.js';
 import { temporalBasis, type Window } from './features.js';
 import { chooseChannels } from './channels.js';

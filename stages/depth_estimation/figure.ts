@@ -1,5 +1,5 @@
 /**
- * The module's probe_depth.png, drawn with lib/plot.ts: four stacked panels of the last pass
+ * The module's probe_depth.png, drawn with lib/formats/plot.ts: four stacked panels of the last pass
  * (matplotlib figsize 5 x 10 at 100 dpi, so 500 x 1000 pixels):
  *   1. the re-referenced LFP chunk, channels up the y axis, colour limits -1000..1000;
  *   2. log10 power per channel up to max_freq, colour limits from the data;
@@ -8,7 +8,7 @@
  *   4. its channel-to-channel difference with diff_thresh and the surface channel, titled with
  *      the surface channel.
  */
-import { Axes, Raster, colors } from '../../lib/plot.js';
+import { Axes, Raster, colors } from '../../lib/formats/plot.js';
 import { pyFloatRepr } from '../../lib/numeric/pyFloatRepr.js';
 import type { LastPass } from './surface.js';
 

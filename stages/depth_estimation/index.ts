@@ -15,10 +15,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
-import { writeFileAtomic } from '../../lib/atomicFile.js';
-import { Int16File } from '../../lib/int16File.js';
-import { inputNumber, inputPath, inputSection } from '../../lib/stageInput.js';
+import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin/stage.js';
+import { writeFileAtomic } from '../../lib/base/atomicFile.js';
+import { Int16File } from '../../lib/formats/int16File.js';
+import { inputNumber, inputPath, inputSection } from '../../lib/builtin/stageInput.js';
 import { apWindow, computeChannelOffsets, type OffsetParams } from './offsets.js';
 import { findSurfaceChannel, lfpWindow, type SurfaceParams } from './surface.js';
 import { writeProbeInfo } from './probeJson.js';

@@ -14,9 +14,9 @@
  * that distance of a threshold.
  */
 import { Worker } from 'node:worker_threads';
-import { StageError } from '../../lib/builtin.js';
+import { StageError } from '../../lib/builtin/stage.js';
 import { median } from '../../lib/numeric/median.js';
-import { Int16File } from '../../lib/int16File.js';
+import { Int16File } from '../../lib/formats/int16File.js';
 import { countedMedian } from './int16Median.js';
 
 export interface OffsetParams {

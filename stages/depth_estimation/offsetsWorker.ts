@@ -1,7 +1,7 @@
 /** Worker thread of offsets.ts: one share of the channels' per-pass offsets and RMS. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { StageError } from '../../lib/builtin.js';
-import { Int16File } from '../../lib/int16File.js';
+import { StageError } from '../../lib/builtin/stage.js';
+import { Int16File } from '../../lib/formats/int16File.js';
 import { channelPassStats, type OffsetParams } from './offsets.js';
 
 const { path, p, g0, g1 } = workerData as { path: string; p: OffsetParams; g0: number; g1: number };

@@ -3,7 +3,7 @@
  * one list element per line, floats with Python's repr ('312.0', '1.0'), keys in its order.
  * median_subtraction and kilosort_helper read this file.
  */
-import { writeFileAtomic } from '../../lib/atomicFile.js';
+import { writeFileAtomic } from '../../lib/base/atomicFile.js';
 import { pyFloatRepr } from '../../lib/numeric/pyFloatRepr.js';
 
 export interface ProbeInfo {

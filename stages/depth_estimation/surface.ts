@@ -23,7 +23,7 @@
 import { gaussianFilter1d } from '../../lib/numeric/gaussianFilter1d.js';
 import { median } from '../../lib/numeric/median.js';
 import { rfftFreqs, welch } from '../../lib/numeric/welch.js';
-import { Int16File } from '../../lib/int16File.js';
+import { Int16File } from '../../lib/formats/int16File.js';
 import { int16Median } from './int16Median.js';
 
 export interface SurfaceParams {

@@ -10,10 +10,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
-import { loadKilosortFolder } from '../../lib/kilosort.js';
-import { inputKilosortDir } from '../../lib/stageInput.js';
-import { statSignature } from '../../lib/signature.js';
+import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin/stage.js';
+import { loadKilosortFolder } from '../../lib/formats/kilosort.js';
+import { inputKilosortDir } from '../../lib/builtin/stageInput.js';
+import { statSignature } from '../../lib/base/signature.js';
 import { peakChannelIndex } from '../../lib/numeric/templatePeaks.js';
 import { removeDoubleCountedSpikes } from './doubleCounted.js';
 import { announceOutputs, resolveSources, rewrittenNames, settleOutputs } from './keptOriginals.js';

@@ -22,9 +22,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { StageError } from '../../lib/builtin.js';
-import { statSignature, type Signature } from '../../lib/signature.js';
-import { writeFileAtomic } from '../../lib/atomicFile.js';
+import { StageError } from '../../lib/builtin/stage.js';
+import { statSignature, type Signature } from '../../lib/base/signature.js';
+import { writeFileAtomic } from '../../lib/base/atomicFile.js';
 
 /** Arrays the stage rewrites in place. */
 export const rewrittenNames = ['spike_times.npy', 'spike_clusters.npy', 'spike_templates.npy', 'amplitudes.npy', 'pc_features.npy'] as const;

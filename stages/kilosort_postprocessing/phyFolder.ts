@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../../lib/atomicFile.js';
+import { writeFileAtomic } from '../../lib/base/atomicFile.js';
 
 const notCopiedExtensions = new Set(['.dat', '.bin', '.mat']);
 

@@ -4,9 +4,9 @@
  * amplitudes of another. pc_features.npy (N x 3 x 32 float32, gigabytes for long recordings) is
  * filtered in blocks of rows and never held whole.
  */
-import { PartialFile } from '../../lib/atomicFile.js';
-import { StageError } from '../../lib/builtin.js';
-import { npyHeaderBytes, readNpyHeader, readNpyRows, NpyError, type NpyArray, type NpyData, type NpyDtype } from '../../lib/npy.js';
+import { PartialFile } from '../../lib/base/atomicFile.js';
+import { StageError } from '../../lib/builtin/stage.js';
+import { npyHeaderBytes, readNpyHeader, readNpyRows, NpyError, type NpyArray, type NpyData, type NpyDtype } from '../../lib/formats/npy.js';
 
 const blockBytes = 32 << 20;
 

@@ -13,8 +13,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { StageError } from '../../lib/builtin.js';
-import { maxWasmPages, wasmPageBytes } from '../../lib/wasm.js';
+import { StageError } from '../../lib/builtin/stage.js';
+import { maxWasmPages, wasmPageBytes } from '../../lib/base/wasm.js';
 import { compileSumKernel, createSharedMemory, instantiateSumKernel, type AddFunction } from './sumKernel.js';
 
 export const maxReadBytes = 16 << 20;

@@ -18,12 +18,12 @@
  * - the module's merge of these columns into an existing cluster_metrics file is not done: that
  *   file belongs to quality_metrics.
  */
-import { StageError, type BuiltinContext, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
-import { PartialFile, writeFileAtomic } from '../../lib/atomicFile.js';
-import { loadKilosortFolder } from '../../lib/kilosort.js';
-import { npyHeaderBytes } from '../../lib/npy.js';
-import { Int16File } from '../../lib/int16File.js';
-import { inputNumber, inputPath, inputSection } from '../../lib/stageInput.js';
+import { StageError, type BuiltinContext, type BuiltinStage, type InputJson } from '../../lib/builtin/stage.js';
+import { PartialFile, writeFileAtomic } from '../../lib/base/atomicFile.js';
+import { loadKilosortFolder } from '../../lib/formats/kilosort.js';
+import { npyHeaderBytes } from '../../lib/formats/npy.js';
+import { Int16File } from '../../lib/formats/int16File.js';
+import { inputNumber, inputPath, inputSection } from '../../lib/builtin/stageInput.js';
 import { chooseSpikes, groupSpikesByUnit } from './select.js';
 import { sumSnippets, type SnippetList, type UnitSums } from './gather.js';
 import { snrFromSums, upsampledCount, waveformMetrics } from './metrics.js';

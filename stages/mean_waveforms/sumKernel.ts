@@ -9,7 +9,7 @@
  * It works on an imported shared memory, so every worker thread instantiates the same module
  * over the same accumulators and read buffers.
  */
-import { assembleModule, compileModule, maxWasmPages, name, section, unsignedLeb, valueType, wasmPageBytes } from '../../lib/wasm.js';
+import { assembleModule, compileModule, maxWasmPages, name, section, unsignedLeb, valueType, wasmPageBytes } from '../../lib/base/wasm.js';
 
 // Opcodes (WebAssembly 2.0; SIMD ones follow the 0xfd prefix as LEB128).
 const op = {

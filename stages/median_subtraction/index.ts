@@ -13,7 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
+import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin/stage.js';
 import { planChannels, type ProbeValues } from './channelPlan.js';
 import { estimateOffsets } from './offsets.js';
 import { medianSubtractFile, StreamAborted } from './streamMedian.js';

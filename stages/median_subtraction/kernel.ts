@@ -9,7 +9,7 @@
  */
 import { constantLayout, groupCount, type ChannelPlan } from './channelPlan.js';
 import { selectionNetwork } from './selectionNetwork.js';
-import { valueType, wasmPageBytes } from '../../lib/wasm.js';
+import { valueType, wasmPageBytes } from '../../lib/base/wasm.js';
 import { FunctionBody, encodeModule, simd } from './wasmWriter.js';
 
 export interface KernelLayout {

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { PartialFile } from '../../lib/atomicFile.js';
+import { PartialFile } from '../../lib/base/atomicFile.js';
 import { buildKernel, directAlignment } from './kernel.js';
 import type { ChannelPlan } from './channelPlan.js';
 import type { ChunkRequest, WorkerReply, WorkerSetup } from './worker.js';

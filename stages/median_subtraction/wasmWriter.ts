@@ -1,12 +1,12 @@
 /**
  * The median kernel's module shape (one exported function, one exported memory) and the
- * instructions it emits, over the shared byte encoding of lib/wasm.ts.
+ * instructions it emits, over the shared byte encoding of lib/base/wasm.ts.
  *
  * The median kernel is straight-line SIMD code whose shape depends on the channel layout (how
  * many channels each ADC group holds, which are masked), so it is generated per recording
  * instead of shipped as a fixed binary. Only the handful of instructions the kernel needs are here.
  */
-import { assembleModule, name, section, signedLeb, unsignedLeb } from '../../lib/wasm.js';
+import { assembleModule, name, section, signedLeb, unsignedLeb } from '../../lib/base/wasm.js';
 
 /** Opcodes of the SIMD proposal (prefix 0xfd), as numbered in the final WebAssembly 2.0 spec. */
 export const simd = {

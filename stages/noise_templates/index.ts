@@ -9,10 +9,10 @@
  * milliseconds here.
  */
 import path from 'node:path';
-import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin.js';
-import { loadKilosortFolder } from '../../lib/kilosort.js';
-import { inputKilosortDir } from '../../lib/stageInput.js';
-import { writeClusterGroupTsv } from '../../lib/clusterGroup.js';
+import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin/stage.js';
+import { loadKilosortFolder } from '../../lib/formats/kilosort.js';
+import { inputKilosortDir } from '../../lib/builtin/stageInput.js';
+import { writeClusterGroupTsv } from '../../lib/formats/clusterGroup.js';
 import { classifyTemplate, defaultNoiseWaveformParams, NoiseRuleError, type NoiseWaveformParams, type TemplateVerdict } from './noiseRules.js';
 import { probeGrid } from './spatialPeaks.js';
 import { TriangulationError } from './delaunay.js';

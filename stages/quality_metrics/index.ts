@@ -10,9 +10,9 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import { StageError, type BuiltinStage, type InputJson, type BuiltinContext } from '../../lib/builtin.js';
-import { writeFileAtomic } from '../../lib/atomicFile.js';
-import { loadKilosortFolder } from '../../lib/kilosort.js';
+import { StageError, type BuiltinStage, type InputJson, type BuiltinContext } from '../../lib/builtin/stage.js';
+import { writeFileAtomic } from '../../lib/base/atomicFile.js';
+import { loadKilosortFolder } from '../../lib/formats/kilosort.js';
 import { SeededRandom } from '../../lib/numeric/seededRandom.js';
 import { selectEpochSpikes, spikesOf, type UnitSpikes } from './unitSpikes.js';
 import { firingRate, presenceRatio, isiViolations, amplitudeCutoff } from './spikeTrainMetrics.js';

@@ -5,7 +5,7 @@
  * module's inner merge on cluster_id with suffixes for the columns both tables have.
  */
 import fs from 'node:fs';
-import { StageError } from '../../lib/builtin.js';
+import { StageError } from '../../lib/builtin/stage.js';
 import { pyFloatRepr } from '../../lib/numeric/pyFloatRepr.js';
 
 export type Cell = number | string | boolean | null;

@@ -9,7 +9,7 @@
  * Unit indices count the epoch's distinct cluster ids in ascending order.
  */
 import path from 'node:path';
-import { writeNpy } from '../../lib/npy.js';
+import { writeNpy } from '../../lib/formats/npy.js';
 
 export class SubsampleDump {
   private pairs: number[] = [];

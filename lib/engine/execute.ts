@@ -1,0 +1,216 @@
+/**
+ * One job's life, with its records:
+ *
+ *   preflight (inputs, space) -> input.json -> record `running` -> in_place copies -> process
+ *     -> exit 0 + outputs present -> record `done` (signatures of outputs) -> runs.jsonl
+ *     -> otherwise                -> record `failed` / `interrupted`          -> runs.jsonl
+ *
+ * Invalidate before start, record after success: a crash anywhere leaves `running`, which the
+ * next plan reads as "last run interrupted".
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Pipeline } from './config.js';
+import type { Job } from './job.js';
+import { writeFileAtomic } from '../base/atomicFile.js';
+import { copyForInPlace } from './inPlaceCopy.js';
+import { readState, updateRecord, writeState, type JobRecord } from './record.js';
+import { tryLock } from './lock.js';
+import { appendRun } from './runLog.js';
+import { checksumSignature, formatBytes, statSignature, type Signature } from '../base/signature.js';
+import { hostName, processStartOf } from '../base/processInfo.js';
+import { argvFor, expectsOutputJson } from './runners/argv.js';
+import { spawnJob, type Progress, type RunningProcess } from './runners/spawnJob.js';
+import { versions } from '../base/version.js';
+
+export type JobOutcome =
+  | { status: 'done' }
+  | { status: 'failed'; message: string; exitCode?: number | null; signal?: string | null }
+  | { status: 'interrupted' };
+
+export interface ExecuteOptions {
+  pipeline: Pipeline;
+  reason: string;
+  attempt: number;
+  checksum: boolean;
+  env: NodeJS.ProcessEnv;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface ExecutingJob {
+  outcome: Promise<JobOutcome>;
+  /** Stop the job's process group; the outcome becomes `interrupted` (`why` goes into its record). */
+  interrupt(why?: string): void;
+}
+
+export function signatureOf(p: string, checksum: boolean): Signature | undefined {
+  return checksum ? checksumSignature(p) : statSignature(p);
+}
+
+export function logTail(logPath: string, lines = 15): string {
+  try {
+    const text = fs.readFileSync(logPath, 'utf8');
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
+  let proc: RunningProcess | undefined;
+  let interrupted = false;
+  let stoppedBecause: string | undefined;
+  const outcome = run();
+  return { outcome, interrupt(why) { interrupted = true; stoppedBecause ??= why; proc?.stop(); } };
+
+  async function run(): Promise<JobOutcome> {
+    const started = new Date();
+    const finish = (rec: Partial<JobRecord>, out: JobOutcome): JobOutcome => {
+      const end = new Date().toISOString();
+      // A done record keeps only what later decisions read (the run's details are in runs.jsonl):
+      // every plan parses every record.
+      updateRecord(job.stateDir, job.stage.name, (old) => (rec.status === 'done'
+        ? { ...rec, startedAt: started.toISOString(), endedAt: end } as JobRecord
+        : { ...(old as JobRecord), ...rec, endedAt: end }));
+      appendRun(job.stateDir, {
+        stage: job.stage.name, reason: o.reason, start: started.toISOString(), end,
+        status: out.status, exitCode: 'exitCode' in out ? out.exitCode : undefined, signal: 'signal' in out ? out.signal : undefined,
+        attempt: o.attempt, host: hostName, pid: process.pid,
+        versions: { ...versions(), ...(job.definition.version ? { [job.stage.module]: job.definition.version } : {}) },
+        message: out.status === 'failed' ? out.message : out.status === 'interrupted' ? stoppedBecause : undefined,
+      });
+      return out;
+    };
+    fs.mkdirSync(job.jobDir, { recursive: true });
+    if (o.attempt === 1) fs.writeFileSync(job.logPath, '');
+    fs.appendFileSync(job.logPath, `=== ${job.stage.name} on ${job.recording.name}, attempt ${o.attempt}, ${started.toISOString()} (${o.reason})\n`);
+
+    // Signatures are taken now, before the process starts: an input edited while the job runs
+    // makes it stale next time.
+    const inputs: Record<string, Signature | null> = {};
+    for (const inp of job.inputs) {
+      const sig = signatureOf(inp.path, o.checksum) ?? null;
+      if (sig === null && !inp.optional) return failEarly(`input missing: ${inp.path}`);
+      inputs[inp.path] = sig;
+    }
+    const space = spaceProblem(job, o.pipeline);
+    if (space) return failEarly(space);
+
+    writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
+    fs.rmSync(job.outputJsonPath, { force: true });
+    updateRecord(job.stateDir, job.stage.name, () => ({
+      status: 'running', pid: process.pid, host: hostName, procStart: processStartOf(process.pid),
+      startedAt: started.toISOString(), reason: o.reason,
+    }));
+
+    for (const c of job.inPlace) {
+      // The module may rewrite this file or folder; it gets a copy so the source stays pristine
+      // and a rerun starts again from it.
+      try {
+        const n = await copyForInPlace(c.source, c.copy);
+        fs.appendFileSync(job.logPath, `copied ${c.source} -> ${c.copy} (in_place ${c.key}, ${n} file${n === 1 ? '' : 's'})\n`);
+      } catch (err: any) {
+        return finish({ status: 'failed', exitCode: null }, { status: 'failed', message: `cannot copy ${c.source} for in_place ${c.key}: ${err.message}` });
+      }
+    }
+    if (interrupted) return finish({ status: 'interrupted', stoppedBecause }, { status: 'interrupted' });
+
+    const argv = argvFor(job, o.pipeline);
+    proc = spawnJob(argv, { cwd: job.recording.dir, env: o.env, logPath: job.logPath, onProgress: o.onProgress });
+    updateRecord(job.stateDir, job.stage.name, (old) => ({ ...(old as JobRecord), childPid: proc!.pid, childStart: proc!.procStart }));
+    const exit = await proc.exited;
+    if (interrupted) return finish({ status: 'interrupted', exitCode: exit.code, signal: exit.signal, stoppedBecause }, { status: 'interrupted' });
+    if (exit.error) {
+      fs.appendFileSync(job.logPath, exit.error + '\n');
+      return finish({ status: 'failed', exitCode: null }, { status: 'failed', message: exit.error });
+    }
+    if (exit.code !== 0) {
+      const what = exit.signal ? `killed by ${exit.signal}` : `exit status ${exit.code}`;
+      return finish({ status: 'failed', exitCode: exit.code, signal: exit.signal }, { status: 'failed', message: what, exitCode: exit.code, signal: exit.signal });
+    }
+
+    let outputJson: unknown;
+    if (expectsOutputJson(job)) {
+      try {
+        outputJson = JSON.parse(fs.readFileSync(job.outputJsonPath, 'utf8'));
+      } catch (err: any) {
+        const why = err.code === 'ENOENT' ? 'wrote no output JSON' : `wrote an unreadable output JSON (${err.message})`;
+        return finish({ status: 'failed', exitCode: 0 }, { status: 'failed', message: `exited 0 but ${why}: ${job.outputJsonPath}`, exitCode: 0 });
+      }
+    }
+    const outputs: Record<string, Signature> = {};
+    for (const out of job.outputs) {
+      const sig = signatureOf(out, o.checksum);
+      if (!sig) return finish({ status: 'failed', exitCode: 0 }, { status: 'failed', message: `exited 0 but did not make declared output ${out}`, exitCode: 0 });
+      outputs[out] = sig;
+    }
+    // The module's report, without the input JSON it echoes back (that is input.json beside it).
+    const report = outputJson && typeof outputJson === 'object' ? { ...(outputJson as Record<string, unknown>) } : outputJson;
+    if (report && typeof report === 'object') delete (report as Record<string, unknown>).input_parameters;
+    return finish({
+      status: 'done', exitCode: 0,
+      definition: job.definition, inputHash: job.input.hash,
+      inputs, outputs, outputJson: report,
+    }, { status: 'done' });
+
+    function failEarly(message: string): JobOutcome {
+      fs.appendFileSync(job.logPath, message + '\n');
+      return finish({ status: 'failed', exitCode: null, startedAt: started.toISOString(), reason: o.reason }, { status: 'failed', message });
+    }
+  }
+}
+
+/** Disk-space preflight: `space: 1.0x ap_band_file` or `space: 20GB`, checked on the output drive. */
+function spaceProblem(job: Job, _pipeline: Pipeline): string | undefined {
+  const sp = job.stage.space;
+  if (!sp) return undefined;
+  let need: number;
+  if ('bytes' in sp) need = sp.bytes;
+  else {
+    // An in_place value names the copy, which does not exist yet: size its source.
+    const file = job.inPlace.find((c) => c.key === sp.of)?.source ?? job.input.lookup(sp.of);
+    if (!file) return `space: '${sp.of}' is not a value of the input JSON`;
+    const st = fs.statSync(path.resolve(job.recording.dir, file), { throwIfNoEntry: false });
+    if (!st) return `space: cannot size ${file} (${sp.of})`;
+    need = sp.factor * st.size;
+  }
+  fs.mkdirSync(job.recording.output, { recursive: true });
+  const fsStat = fs.statfsSync(job.recording.output);
+  const free = fsStat.bavail * fsStat.bsize;
+  if (free < need) return `not enough disk space on the drive of ${job.recording.output}: needs ${formatBytes(need)}, ${formatBytes(free)} free`;
+  return undefined;
+}
+
+/**
+ * Record jobs adopted by Make's rule (one recording's), so later runs compare signatures like any
+ * other. One state write per recording, under its lock; a recording another ephys-make holds is
+ * left for later (returns false), since its state file is that process's to write.
+ */
+export function writeAdoptionRecords(jobs: Job[], checksum: boolean): boolean {
+  if (!jobs.length) return true;
+  const stateDir = jobs[0].stateDir;
+  const lock = tryLock(path.join(stateDir, 'lock'), 'ephys-make adoption');
+  if (!lock.ok) return false;
+  try {
+    const now = new Date().toISOString();
+    const state = readState(stateDir);
+    for (const job of jobs) {
+      const inputs: Record<string, Signature | null> = {};
+      for (const inp of job.inputs) inputs[inp.path] = signatureOf(inp.path, checksum) ?? null;
+      const outputs: Record<string, Signature> = {};
+      for (const out of job.outputs) outputs[out] = signatureOf(out, checksum)!;
+      writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
+      state.jobs[job.stage.name] = {
+        status: 'done', adopted: true, startedAt: now, endedAt: now, exitCode: 0,
+        definition: job.definition, inputHash: job.input.hash, inputs, outputs,
+      };
+    }
+    writeState(stateDir, state);
+    for (const job of jobs) {
+      appendRun(stateDir, { stage: job.stage.name, reason: 'adopted: outputs newer than inputs, no record', start: now, end: now, status: 'adopted', host: hostName, pid: process.pid, versions: versions() });
+    }
+    return true;
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Jobs: one stage for one recording, with everything filled in: input JSON, argument vector,
+ * input and output paths. Built once per run; `plan` then decides which of them run.
+ */
+import path from 'node:path';
+import type { Pipeline, Stage } from './config.js';
+import type { StageGraph } from './graph.js';
+import type { Recording } from './recordings.js';
+import { stateDir } from './recordings.js';
+import { buildInputJson, hashJson, makeLookup, isPlainObject, type JobInput, type SetValue } from './inputJson.js';
+import { recordingLayers } from './recordingParams.js';
+import { fillPlaceholders, PlaceholderError } from './template.js';
+import type { Definition } from './record.js';
+import { builtinVersion } from './runners/builtinVersion.js';
+import { spanAt } from './yamlSource.js';
+import { fail, ok, type Diagnostic, type Result } from '../base/diagnostic.js';
+
+export interface Job {
+  id: string;
+  stage: Stage;
+  recording: Recording;
+  stateDir: string;
+  jobDir: string;
+  inputJsonPath: string;
+  outputJsonPath: string;
+  logPath: string;
+  input: JobInput;
+  inputs: Array<{ path: string; optional: boolean; template: string }>;
+  outputs: string[];
+  /** in_place: input-JSON key -> the copy's path (also one of the outputs). */
+  inPlace: Array<{ key: string; source: string; copy: string }>;
+  argv?: string[];
+  definition: Definition;
+  deps: Job[];
+  consumers: Job[];
+  /** How many stages consume this one in the whole pipeline (some may be outside this run's targets). */
+  consumerStages: number;
+}
+
+export interface JobSet {
+  jobs: Job[];
+  byRecording: Map<string, Job[]>;
+}
+
+export function engineVars(rec: Recording, stage: Stage, jobDir: string): Record<string, string> {
+  return {
+    recording: rec.dir,
+    name: rec.name,
+    root: rec.root,
+    output: rec.output,
+    marker: rec.marker,
+    stage: stage.name,
+    input_json: path.join(jobDir, 'input.json'),
+    output_json: path.join(jobDir, 'output.json'),
+  };
+}
+
+export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Recording[], stageNames: Set<string>, sets: SetValue[]): Result<JobSet> {
+  const diags: Diagnostic[] = [];
+  const jobs: Job[] = [];
+  const byRecording = new Map<string, Job[]>();
+  const stages = graph.order.filter((s) => stageNames.has(s.name));
+  for (const rec of recordings) {
+    const layers = recordingLayers(pipeline, rec);
+    if (!layers.ok) { diags.push(...layers.diagnostics); continue; }
+    const sd = stateDir(rec);
+    const byStage = new Map<string, Job>();
+    const list: Job[] = [];
+    for (const stage of stages) {
+      const jobDir = path.join(sd, stage.name);
+      const vars = engineVars(rec, stage, jobDir);
+      const built = buildInputJson({ pipeline, stage, recording: rec, vars, layers: layers.value, sets });
+      if (!built.ok) { diags.push(...built.diagnostics); continue; }
+      let input = built.value;
+      const fill = (t: string, segs: string[]): string | undefined => {
+        try {
+          return fillPlaceholders(t, input.lookup);
+        } catch (err) {
+          if (!(err instanceof PlaceholderError)) throw err;
+          diags.push({ ...spanAt(pipeline.source, ['stages', stage.name, ...segs]), recording: rec.name, message: `stage '${stage.name}': unknown placeholder {${err.placeholder}} in "${t}" (recording ${rec.name}); known: ${Object.keys(vars).map((v) => `{${v}}`).join(', ')} and keys of the input JSON` });
+          return undefined;
+        }
+      };
+      // Most paths come out of a template already absolute and clean; resolve only the others.
+      const abs = (p: string | undefined) => (p === undefined ? '' : p.startsWith('/') && !/\/\.{0,2}(\/|$)|\/\//.test(p) ? p : path.resolve(rec.dir, p));
+      const inputs = stage.inputs.map((f, i) => ({ path: abs(fill(f.path, ['inputs', String(i)])), optional: f.optional, template: f.path }));
+      const outputs = stage.outputs.map((o, i) => abs(fill(o, ['outputs', String(i)])));
+      const inPlace = Object.entries(stage.inPlace).map(([key, copy]) => {
+        const source = input.lookup(key);
+        if (source === undefined) diags.push({ ...spanAt(pipeline.source, ['stages', stage.name, 'in_place', key], true), message: `stage '${stage.name}': in_place key '${key}' is not a value of its input JSON` });
+        return { key, source: abs(source), copy: abs(fill(copy, ['in_place', key])) };
+      });
+      // The module is told about the copy, never the source.
+      if (inPlace.length) input = withValues(input, inPlace.map((c) => [c.key, c.copy]), vars);
+      const argv = stage.command?.map((w, i) => fill(w, ['command', String(i)]) ?? '');
+      const job: Job = {
+        id: `${rec.name}:${stage.name}`,
+        stage, recording: rec, stateDir: sd, jobDir,
+        inputJsonPath: vars.input_json, outputJsonPath: vars.output_json, logPath: path.join(jobDir, 'log.txt'),
+        input, inputs, outputs, inPlace, argv,
+        definition: definitionOf(pipeline, stage),
+        deps: [], consumers: [], consumerStages: graph.consumers.get(stage.name)!.size,
+      };
+      for (const d of graph.deps.get(stage.name)!) {
+        const dj = byStage.get(d);
+        if (dj) { job.deps.push(dj); dj.consumers.push(job); }
+      }
+      byStage.set(stage.name, job);
+      list.push(job);
+    }
+    jobs.push(...list);
+    byRecording.set(rec.dir, list);
+  }
+  return diags.length ? fail(...dedupe(diags)) : ok({ jobs, byRecording });
+}
+
+function dedupe(diags: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diags.filter((d) => { const k = `${d.file}:${d.line}:${d.message}`; if (seen.has(k)) return false; seen.add(k); return true; });
+}
+
+const definitions = new WeakMap<Stage, Definition>();
+
+/** One definition object per stage, so the plan can compare it once and cache the comparison. */
+export function definitionOf(pipeline: Pipeline, stage: Stage): Definition {
+  const cached = definitions.get(stage);
+  if (cached) return cached;
+  const def: Definition = { runner: stage.run, module: stage.module };
+  if (stage.command) def.command = stage.command;
+  if (stage.run === 'python-module') def.python = stage.python ?? pipeline.python;
+  if (stage.run === 'builtin') def.version = builtinVersion(stage.module);
+  definitions.set(stage, def);
+  return def;
+}
+
+/** Replace values named like placeholders (a dotted path or a unique leaf key) and rehash. */
+function withValues(input: JobInput, values: Array<[string, string]>, vars: Record<string, string>): JobInput {
+  const json = structuredClone(input.json);
+  for (const [key, value] of values) {
+    if (key.includes('.')) {
+      const segs = key.split('.');
+      let cur: any = json;
+      for (const s of segs.slice(0, -1)) cur = cur?.[s];
+      if (isPlainObject(cur)) cur[segs[segs.length - 1]] = value;
+      continue;
+    }
+    const visit = (o: Record<string, any>) => { for (const k of Object.keys(o)) { if (k === key && !isPlainObject(o[k])) o[k] = value; else if (isPlainObject(o[k])) visit(o[k]); } };
+    visit(json);
+  }
+  return { ...input, json, hash: hashJson(json), lookup: makeLookup(vars, json) };
+}

@@ -1,0 +1,68 @@
+/**
+ * Values a recording's acquisition files determine (channel count, sample rates, µV per bit,
+ * reference channels, the LFP file), read from SpikeGLX `.meta` or Open Ephys `structure.oebin`
+ * and layered over pipeline.yaml's params.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Layout } from './config.js';
+import type { Recording } from './recordings.js';
+import type { Layer } from './inputJson.js';
+import { metaPathForBin, readSpikeGlxMeta } from '../formats/spikeglx.js';
+import { allenProbeType } from '../formats/probeTypes.js';
+import { ephysParamsFromOpenEphys, probeForFolder, readOebin } from '../formats/openEphys.js';
+import { fail, ok, type Result } from '../base/diagnostic.js';
+
+function defined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** Does `file` exist? Answered from the recording folder's listing when it lies there. */
+function exists(file: string, rec: Recording, names: Set<string>): boolean {
+  return path.dirname(file) === rec.dir ? names.has(path.basename(file)) : fs.existsSync(file);
+}
+
+function spikeGlx(rec: Recording, required: boolean, names: Set<string>): Result<Layer | undefined> {
+  const meta = metaPathForBin(rec.marker);
+  if (!exists(meta, rec, names)) {
+    return required ? fail({ file: rec.marker, message: `layout spikeglx: no ${path.basename(meta)} beside ${path.basename(rec.marker)} (SpikeGLX writes it when the file is closed)` }) : ok(undefined);
+  }
+  const m = readSpikeGlxMeta(meta);
+  if (!m.ok) return m;
+  // The Allen kilosort_helper loads neuropixPhase<probe_type>_kilosortChanMap.mat, which exists
+  // for 3A/3B1/3B2 only: NP1.0 is named 3B2 there; other types keep SpikeGLX's name.
+  const values = defined({ ...m.value.ephysParams });
+  values.probe_type = allenProbeType(m.value.ephysParams.probe_type) ?? m.value.ephysParams.probe_type;
+  return ok({ source: meta, params: { ephys_params: values } });
+}
+
+function openEphys(rec: Recording, required: boolean, names: Set<string>): Result<Layer | undefined> {
+  // structure.oebin sits in the recording folder (the one holding continuous/), or one level up.
+  const candidates = [path.join(rec.dir, 'structure.oebin'), path.join(path.dirname(rec.dir), 'structure.oebin')];
+  const oebinPath = candidates.find((p) => exists(p, rec, names));
+  if (!oebinPath) {
+    return required ? fail({ file: rec.dir, message: `layout openephys: no structure.oebin in ${rec.dir}` }) : ok(undefined);
+  }
+  const oebin = readOebin(oebinPath);
+  if (!oebin.ok) return oebin;
+  const folder = path.basename(path.dirname(rec.marker));
+  const probe = probeForFolder(oebin.value, oebin.value.probes.length > 1 ? folder : undefined);
+  if (!probe.ok) return probe;
+  const params = ephysParamsFromOpenEphys(probe.value);
+  if (!params.ok) return params;
+  const values = defined({ ...params.value });
+  // The oebin names files relative to its own folder.
+  if (typeof values.lfp_band_file === 'string') values.lfp_band_file = path.resolve(path.dirname(oebinPath), values.lfp_band_file);
+  return ok({ source: oebinPath, params: { ephys_params: values } });
+}
+
+/** `names`: the recording folder's entries, listed once for all of a plan's questions about it. */
+export function layoutLayer(layout: Layout, rec: Recording, names: Set<string>): Result<Layer | undefined> {
+  switch (layout) {
+    case 'none': return ok(undefined);
+    case 'spikeglx': return spikeGlx(rec, true, names);
+    case 'openephys': return openEphys(rec, true, names);
+    // A SpikeGLX marker is a .bin; an Open Ephys one is continuous.dat.
+    case 'auto': return rec.marker.endsWith('.bin') ? spikeGlx(rec, false, names) : openEphys(rec, false, names);
+  }
+}
