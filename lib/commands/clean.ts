@@ -7,27 +7,31 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
-import { openEngine } from '../engine/planner.js';
+import { openPlanner } from '../engine/planner.js';
 import { downstreamOf } from '../engine/graph.js';
 import { updateRecord } from '../engine/record.js';
 import { tryLock, describeHolder } from '../engine/lock.js';
 
 export function clean(o: CliOptions, io: Io): number {
   const stages = o.targets.length ? o.targets : ['all'];
-  const opened = openEngine({ ...engineOptions(o, io), targets: ['all'] });
+  const opened = openPlanner({ ...engineOptions(o, io), targets: ['all'] });
   if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
-  const engine = opened.value;
+  const planner = opened.value;
+  const found = planner.discover();
+  if (!found.ok) return printDiagnostics(io, found.diagnostics);
   const cleaned = new Set<string>();
-  const names = stages.includes('all') ? engine.graph.order.map((s) => s.name) : stages;
+  const names = stages.includes('all') ? planner.graph.order.map((s) => s.name) : stages;
   for (const n of names) {
-    if (!engine.pipeline.stageByName.has(n)) { io.err(`ephys-make: clean: no stage '${n}'\n`); return 2; }
+    if (!planner.pipeline.stageByName.has(n)) { io.err(`ephys-make: clean: no stage '${n}'\n`); return 2; }
     cleaned.add(n);
   }
   const recordsOnly = new Set<string>();
-  for (const n of cleaned) for (const d of downstreamOf(engine.graph, n)) if (!cleaned.has(d)) recordsOnly.add(d);
+  for (const n of cleaned) for (const d of downstreamOf(planner.graph, n)) if (!cleaned.has(d)) recordsOnly.add(d);
   let files = 0;
-  for (const rec of engine.recordings) {
-    const jobs = engine.byRecording.get(rec.dir) ?? [];
+  for (const rec of found.value) {
+    const rp = planner.jobsOf(rec);
+    if (!rp.ok) return printDiagnostics(io, rp.diagnostics);
+    const { jobs } = rp.value;
     if (!jobs.length) continue;
     const lock = tryLock(path.join(jobs[0].stateDir, 'lock'), 'ephys-make clean');
     if (!lock.ok) { io.err(`skipping ${rec.name}: locked by ${describeHolder(lock.holder)}\n`); continue; }
@@ -45,6 +49,6 @@ export function clean(o: CliOptions, io: Io): number {
       lock.release();
     }
   }
-  io.out(`cleaned ${[...cleaned].join(', ')} in ${engine.recordings.length} recording${engine.recordings.length === 1 ? '' : 's'}: ${files} file${files === 1 ? '' : 's'} removed${recordsOnly.size ? `; records of ${[...recordsOnly].join(', ')} dropped` : ''}\n`);
+  io.out(`cleaned ${[...cleaned].join(', ')} in ${found.value.length} recording${found.value.length === 1 ? '' : 's'}: ${files} file${files === 1 ? '' : 's'} removed${recordsOnly.size ? `; records of ${[...recordsOnly].join(', ')} dropped` : ''}\n`);
   return 0;
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
-import { loadAll } from '../engine/planner.js';
+import { openPlanner } from '../engine/planner.js';
 import { interpreterArgv, pythonModulePrefix } from '../engine/runners/argv.js';
 import { stagesBuildDir } from '../base/paths.js';
 import { deepMerge, isPlainObject } from '../engine/inputJson.js';
@@ -32,7 +32,7 @@ function leaves(o: Record<string, any>, out: Array<[string, unknown]> = []): Arr
 }
 
 export function doctor(o: CliOptions, io: Io): number {
-  const loaded = loadAll({ ...engineOptions(o, io), targets: ['all'] });
+  const loaded = openPlanner({ ...engineOptions(o, io), targets: ['all'] });
   if (!loaded.ok) return printDiagnostics(io, loaded.diagnostics);
   const { pipeline, graph } = loaded.value;
   let missing = 0;

@@ -2,14 +2,13 @@
 import path from 'node:path';
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
-import { loadAll } from '../engine/planner.js';
+import { openPlanner } from '../engine/planner.js';
 import { normaliseTemplate } from '../engine/graph.js';
 
 export function graph(o: CliOptions, io: Io): number {
-  const loaded = loadAll(engineOptions(o, io));
-  if (!loaded.ok) return printDiagnostics(io, loaded.diagnostics);
-  const { pipeline, graph: g, stageNames } = loaded.value;
-  const stages = g.order.filter((s) => stageNames.has(s.name));
+  const opened = openPlanner(engineOptions(o, io));
+  if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
+  const { pipeline, graph: g, stageNames, stages } = opened.value;
   const edges: Array<{ from: string; to: string; label: string }> = [];
   for (const s of stages) {
     const byDep = new Map<string, string[]>();

@@ -1,22 +1,41 @@
-/** `ephys-make status`: recordings x stages, each cell up to date, stale (reason), failed or running. */
+/**
+ * `ephys-make status`: recordings x stages, each cell up to date, stale (reason), failed or running.
+ * Rows are printed as each recording is planned, so memory stays flat however many there are.
+ */
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
-import { openEngine } from '../engine/planner.js';
+import { openPlanner } from '../engine/planner.js';
 import { readState } from '../engine/record.js';
 import { describeReason } from '../engine/reason.js';
 import { isAlive } from '../base/processInfo.js';
 
+const cellWords = ['up to date', 'stale', 'failed', 'running', 'blocked', '-'];
+
 export function status(o: CliOptions, io: Io): number {
-  const opened = openEngine(engineOptions(o, io));
+  const opened = openPlanner(engineOptions(o, io));
   if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
-  const engine = opened.value;
-  const decisions = engine.plan();
-  const stages = engine.graph.order.filter((s) => engine.stageNames.has(s.name)).map((s) => s.name);
-  const rows: string[][] = [['recording', ...stages]];
+  const planner = opened.value;
+  const found = planner.discover();
+  if (!found.ok) return printDiagnostics(io, found.diagnostics);
+  const recordings = found.value;
+  const stages = planner.stages.map((s) => s.name);
+  const cellWidth = Math.max(...cellWords.map((w) => w.length));
+  const widths = [Math.max('recording'.length, ...recordings.map((r) => r.name.length)), ...stages.map((s) => Math.max(s.length, cellWidth))];
+  const line = (cells: string[]) => io.out(cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n');
+  line(['recording', ...stages]);
   const details: string[] = [];
   const counts = { 'up to date': 0, stale: 0, failed: 0, running: 0, blocked: 0 };
-  for (const rec of engine.recordings) {
-    const jobs = engine.byRecording.get(rec.dir) ?? [];
+  let problems = 0;
+  for (const rec of recordings) {
+    const rp = planner.jobsOf(rec);
+    if (!rp.ok) {
+      problems++;
+      line([rec.name, ...stages.map(() => '?')]);
+      printDiagnostics(io, rp.diagnostics);
+      continue;
+    }
+    const { jobs } = rp.value;
+    const decisions = rp.value.plan();
     const state = jobs.length ? readState(jobs[0].stateDir) : { jobs: {} as Record<string, any> };
     const row = [rec.name];
     for (const name of stages) {
@@ -24,29 +43,28 @@ export function status(o: CliOptions, io: Io): number {
       if (!job) { row.push('-'); continue; }
       const d = decisions.get(job.id)!;
       const r = state.jobs[name];
-      let cell: string;
+      let cell: keyof typeof counts;
       if (r?.status === 'running' && r.pid && r.host && isAlive({ pid: r.pid, host: r.host, procStart: r.procStart })) {
-        cell = 'running'; counts.running++;
+        cell = 'running';
         details.push(`${rec.name} ${name}: running (pid ${r.pid} on ${r.host} since ${r.startedAt})`);
       } else if (r?.status === 'failed') {
-        cell = 'failed'; counts.failed++;
+        cell = 'failed';
         details.push(`${rec.name} ${name}: last run failed${r.exitCode != null ? ` (exit ${r.exitCode})` : ''}; log: ${job.logPath}`);
       } else if (!d.run && 'blocked' in d) {
-        cell = 'blocked'; counts.blocked++;
+        cell = 'blocked';
         details.push(`${rec.name} ${name}: cannot run: input missing: ${d.blocked.path}`);
       } else if (!d.run) {
-        cell = 'up to date'; counts['up to date']++;
+        cell = 'up to date';
       } else {
-        cell = 'stale'; counts.stale++;
+        cell = 'stale';
         details.push(`${rec.name} ${name}: stale: ${describeReason(d.reason)}`);
       }
+      counts[cell]++;
       row.push(cell);
     }
-    rows.push(row);
+    line(row);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const r of rows) io.out(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n');
   if (details.length) io.out('\n' + details.join('\n') + '\n');
-  io.out(`\n${engine.recordings.length} recordings: ${Object.entries(counts).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ') || 'no jobs'}\n`);
-  return 0;
+  io.out(`\n${recordings.length} recordings: ${Object.entries(counts).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ') || 'no jobs'}\n`);
+  return problems ? 2 : 0;
 }

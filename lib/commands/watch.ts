@@ -12,12 +12,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
-import { jobsFor, loadAll, pipelinePath, type Engine, type EngineOptions } from '../engine/planner.js';
+import { openPlanner, pipelinePath, workOf, type Planner, type PlannerOptions, type RecordingPlan } from '../engine/planner.js';
 import type { Pipeline } from '../engine/config.js';
 import { discoverRecordings, markerDepth, type Recording } from '../engine/recordings.js';
 import type { Job } from '../engine/job.js';
-import { writeAdoptionRecords } from '../engine/execute.js';
-import { Scheduler } from '../engine/scheduler.js';
+import type { Scheduler } from '../engine/scheduler.js';
+import { adoptJobs } from '../engine/lifecycle.js';
 import { Pools, defaultPoolDir } from '../engine/pool.js';
 import { makeReporter } from '../report/reporter.js';
 import { openEventLog, type EventLog } from '../report/jsonl.js';
@@ -26,14 +26,12 @@ import { formatDiagnostic, type Diagnostic } from '../base/diagnostic.js';
 import { writeFileAtomic } from '../base/atomicFile.js';
 import { statSignature } from '../base/signature.js';
 import { RecordingWatcher, markerTail, type WatchRules } from '../engine/watch.js';
-import { runnable } from './run.js';
+import { schedulerFor } from './run.js';
 
 /** Outputs on another drive are not watched: a periodic rescan notices one deleted there. */
 const rescanMs = Number(process.env.EPHYS_MAKE_RESCAN_SECONDS ?? 300) * 1000;
 /** Editors save in several steps; the pipeline is read once they are done. */
 const reloadDelayMs = 300;
-
-type Loaded = Extract<ReturnType<typeof loadAll>, { ok: true }>['value'];
 
 export async function watch(o: CliOptions, io: Io): Promise<number> {
   const unsupported = o.dirs.length ? '--dir (watch follows a whole root; use --root)'
@@ -41,13 +39,15 @@ export async function watch(o: CliOptions, io: Io): Promise<number> {
     : o.always || o.force.length ? '-B/--force (run `ephys-make -B` or `--force` once, then watch)' : undefined;
   if (unsupported) { io.err(`ephys-make watch: ${unsupported} is not supported\n`); return 2; }
   const eopts = engineOptions(o, io);
-  const loaded = loadAll(eopts);
+  const loaded = openPlanner(eopts);
   if (!loaded.ok) return printDiagnostics(io, loaded.diagnostics);
   const root = o.root ? path.resolve(io.cwd, o.root) : loaded.value.pipeline.recordings.root;
   if (!fs.existsSync(root)) {
     return printDiagnostics(io, [{ file: loaded.value.pipeline.file, message: `recordings root ${root} does not exist (set recordings.root in ${path.basename(loaded.value.pipeline.file)} or pass --root)` }]);
   }
-  return new WatchSession(o, io, eopts, loaded.value, root).run();
+  const session = new WatchSession(o, io, eopts, loaded.value, root);
+  await session.init();
+  return session.run();
 }
 
 function rulesOf(p: Pipeline): WatchRules {
@@ -58,12 +58,12 @@ function rulesOf(p: Pipeline): WatchRules {
 class WatchSession {
   private log: EventLog | undefined;
   private report: ReturnType<typeof makeReporter>;
-  private scheduler: Scheduler;
+  private scheduler!: Scheduler;
   private watcher: RecordingWatcher;
   private failures: FailedJobs;
   private recordings = new Map<string, Recording>();
   /** Each recording's jobs as last built (the scheduler's replan uses the same Job objects). */
-  private engines = new Map<string, Engine>();
+  private plans = new Map<string, RecordingPlan>();
   /** Recordings whose jobs must be built again before the next plan (a file or the pipeline changed). */
   private stale = new Set<string>();
   private outputs = new Set<string>();
@@ -75,7 +75,7 @@ class WatchSession {
   private stoppedBy: string | undefined;
   private onStop: () => void = () => {};
 
-  constructor(private o: CliOptions, private io: Io, private eopts: EngineOptions, private cfg: Loaded, private root: string) {
+  constructor(private o: CliOptions, private io: Io, private eopts: PlannerOptions, private cfg: Planner, private root: string) {
     const stateDir = path.join(root, '.ephys-make');
     try {
       this.log = openEventLog(path.join(stateDir, 'watch.jsonl'), (m) => this.warn(m));
@@ -84,18 +84,6 @@ class WatchSession {
     }
     this.report = makeReporter(io, (e) => this.log?.write(e));
     this.failures = new FailedJobs(path.join(stateDir, 'watch-failed.json'), (m) => this.warn(m));
-    this.scheduler = new Scheduler({
-      pipeline: cfg.pipeline,
-      maxJobs: o.jobs,
-      keepGoing: true,
-      pools: new Pools(defaultPoolDir(io.env), cfg.pipeline.resources),
-      checksum: o.checksum,
-      shuffle: o.shuffle || !!io.env.EPHYS_MAKE_SHUFFLE,
-      waitForLocks: o.wait,
-      env: io.env,
-      emit: (e) => this.onEvent(e),
-      replan: (dir) => this.engines.get(dir)?.plan() ?? new Map(),
-    });
     this.watcher = new RecordingWatcher(root, rulesOf(cfg.pipeline), {
       plan: (dir, announce) => this.plan(dir, announce),
       stop: (dir, why) => this.scheduler.dropRecording(dir, why),
@@ -105,6 +93,11 @@ class WatchSession {
       discover: (dir) => this.discover(dir),
       emit: (e) => this.onEvent(e),
     }, o.once);
+  }
+
+  /** Watch always keeps going: one recording's failure never stops the others. */
+  async init(): Promise<void> {
+    this.scheduler = await schedulerFor(this.o, this.io, this.cfg.pipeline.resources, (dir) => this.plans.get(dir)?.plan() ?? new Map(), (e) => this.onEvent(e), true);
   }
 
   async run(): Promise<number> {
@@ -160,7 +153,7 @@ class WatchSession {
       }
       if (this.watcher.phaseOf(rec.dir) === undefined) {
         // Build its jobs first, so outputs matching the marker pattern never count as markers.
-        this.engineFor(rec.dir);
+        this.planFor(rec.dir);
         this.watcher.track(rec.dir, rec.name, rec.output);
       }
     }
@@ -175,49 +168,42 @@ class WatchSession {
     if (!rec) return undefined;
     this.recordings.set(dir, rec);
     this.stale.add(dir);
-    this.engineFor(dir);
+    this.planFor(dir);
     return { name: rec.name, output: rec.output };
   }
 
-  private engineFor(dir: string): Engine | undefined {
-    const have = this.engines.get(dir);
+  private planFor(dir: string): RecordingPlan | undefined {
+    const have = this.plans.get(dir);
     if (have && !this.stale.has(dir)) return have;
     const rec = this.recordings.get(dir);
     if (!rec) return undefined;
-    const { pipeline, graph, stageNames, sets } = this.cfg;
-    const made = jobsFor(pipeline, graph, stageNames, sets, [rec], this.eopts);
+    const made = this.cfg.jobsOf(rec);
     if (!made.ok) { this.warnDiagnostics(`${rec.name}: cannot plan`, made.diagnostics); return undefined; }
     for (const j of have?.jobs ?? []) for (const out of j.outputs) this.outputs.delete(out);
     for (const j of made.value.jobs) for (const out of j.outputs) this.outputs.add(out);
-    this.engines.set(dir, made.value);
+    this.plans.set(dir, made.value);
     this.stale.delete(dir);
     return made.value;
   }
 
   /** The watcher's `plan` hook: queue a ready recording's stale jobs; false when none. */
   private plan(dir: string, announce: boolean): boolean {
-    const engine = this.engineFor(dir);
+    const rp = this.planFor(dir);
     const rec = this.recordings.get(dir);
-    if (!engine || !rec) return false;
-    const decisions = engine.plan();
-    const fresh: Job[] = [];
-    const adopted: Job[] = [];
-    for (const job of engine.jobs) {
-      const d = decisions.get(job.id)!;
-      if (!d.run && 'fresh' in d) {
-        fresh.push(job);
-        if (d.fresh.kind === 'adopted') adopted.push(job);
-      } else if (!d.run && 'blocked' in d && this.firstTime(`blocked ${job.id} ${d.blocked.path}`)) {
-        this.onEvent({ type: 'job-skipped', job, why: 'blocked', detail: `input missing: ${d.blocked.path} (no stage makes it)` });
-        this.failed++;
-      }
+    if (!rp || !rec) return false;
+    const decisions = rp.plan();
+    const { toRun: stale, fresh, adopted, blocked } = workOf(rp, decisions);
+    for (const { job, path: missing } of blocked) {
+      if (!this.firstTime(`blocked ${job.id} ${missing}`)) continue;
+      this.onEvent({ type: 'job-skipped', job, why: 'blocked', detail: `input missing: ${missing} (no stage makes it)` });
+      this.failed++;
     }
-    if (adopted.length && writeAdoptionRecords(adopted, this.o.checksum)) {
+    if (adopted.length && adoptJobs(adopted, this.o.checksum)) {
       for (const job of adopted) this.onEvent({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
     }
     // A job that failed here before, with the same inputs, waits for a change; so do its dependents.
     const held = new Set<string>();
-    const toRun = runnable(engine, decisions).filter(({ job }) => {
+    const toRun = stale.filter(({ job }) => {
       const d = decisions.get(job.id)!;
       if (job.deps.some((dep) => held.has(dep.id))) { held.add(job.id); return false; }
       if (d.run && d.reason.kind === 'failed-before' && this.failures.isHeld(job)) {
@@ -249,15 +235,15 @@ class WatchSession {
   private reload(): void {
     if (this.stoppedBy) return;
     const file = path.relative(this.io.cwd, pipelinePath(this.eopts)) || pipelinePath(this.eopts);
-    const next = loadAll(this.eopts);
+    const next = openPlanner(this.eopts);
     if (!next.ok) { this.warnDiagnostics(`${file} changed but has errors; still using the previous version`, next.diagnostics); return; }
     this.cfg = next.value;
     const p = next.value.pipeline;
-    this.scheduler.reconfigure({ pipeline: p, pools: new Pools(defaultPoolDir(this.io.env), p.resources) });
+    this.scheduler.reconfigure({ pools: new Pools(defaultPoolDir(this.io.env), p.resources) });
     this.watcher.setRules(rulesOf(p));
     if (!this.o.root && p.recordings.root !== this.root) this.warn(`recordings.root is now ${p.recordings.root}; this watch follows ${this.root} until restarted`);
     this.info(`${file} changed: planning every recording again`);
-    for (const dir of this.engines.keys()) this.stale.add(dir);
+    for (const dir of this.plans.keys()) this.stale.add(dir);
     // Queued jobs were planned with the old pipeline: forget them; running ones finish first.
     for (const dir of this.watcher.dirs()) {
       if (this.watcher.phaseOf(dir) !== 'busy') continue;

@@ -10,12 +10,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Pipeline } from './config.js';
 import type { Job } from './job.js';
 import { writeFileAtomic } from '../base/atomicFile.js';
 import { copyForInPlace } from './inPlaceCopy.js';
-import { readState, updateRecord, writeState, type JobRecord } from './record.js';
-import { tryLock } from './lock.js';
+import { updateRecord, type JobRecord } from './record.js';
 import { appendRun } from './runLog.js';
 import { checksumSignature, formatBytes, statSignature, type Signature } from '../base/signature.js';
 import { hostName, processStartOf } from '../base/processInfo.js';
@@ -29,7 +27,6 @@ export type JobOutcome =
   | { status: 'interrupted' };
 
 export interface ExecuteOptions {
-  pipeline: Pipeline;
   reason: string;
   attempt: number;
   checksum: boolean;
@@ -93,7 +90,7 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
       if (sig === null && !inp.optional) return failEarly(`input missing: ${inp.path}`);
       inputs[inp.path] = sig;
     }
-    const space = spaceProblem(job, o.pipeline);
+    const space = spaceProblem(job);
     if (space) return failEarly(space);
 
     writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
@@ -115,7 +112,7 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
     }
     if (interrupted) return finish({ status: 'interrupted', stoppedBecause }, { status: 'interrupted' });
 
-    const argv = argvFor(job, o.pipeline);
+    const argv = argvFor(job);
     proc = spawnJob(argv, { cwd: job.recording.dir, env: o.env, logPath: job.logPath, onProgress: o.onProgress });
     updateRecord(job.stateDir, job.stage.name, (old) => ({ ...(old as JobRecord), childPid: proc!.pid, childStart: proc!.procStart }));
     const exit = await proc.exited;
@@ -161,7 +158,7 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
 }
 
 /** Disk-space preflight: `space: 1.0x ap_band_file` or `space: 20GB`, checked on the output drive. */
-function spaceProblem(job: Job, _pipeline: Pipeline): string | undefined {
+function spaceProblem(job: Job): string | undefined {
   const sp = job.stage.space;
   if (!sp) return undefined;
   let need: number;
@@ -179,38 +176,4 @@ function spaceProblem(job: Job, _pipeline: Pipeline): string | undefined {
   const free = fsStat.bavail * fsStat.bsize;
   if (free < need) return `not enough disk space on the drive of ${job.recording.output}: needs ${formatBytes(need)}, ${formatBytes(free)} free`;
   return undefined;
-}
-
-/**
- * Record jobs adopted by Make's rule (one recording's), so later runs compare signatures like any
- * other. One state write per recording, under its lock; a recording another ephys-make holds is
- * left for later (returns false), since its state file is that process's to write.
- */
-export function writeAdoptionRecords(jobs: Job[], checksum: boolean): boolean {
-  if (!jobs.length) return true;
-  const stateDir = jobs[0].stateDir;
-  const lock = tryLock(path.join(stateDir, 'lock'), 'ephys-make adoption');
-  if (!lock.ok) return false;
-  try {
-    const now = new Date().toISOString();
-    const state = readState(stateDir);
-    for (const job of jobs) {
-      const inputs: Record<string, Signature | null> = {};
-      for (const inp of job.inputs) inputs[inp.path] = signatureOf(inp.path, checksum) ?? null;
-      const outputs: Record<string, Signature> = {};
-      for (const out of job.outputs) outputs[out] = signatureOf(out, checksum)!;
-      writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
-      state.jobs[job.stage.name] = {
-        status: 'done', adopted: true, startedAt: now, endedAt: now, exitCode: 0,
-        definition: job.definition, inputHash: job.input.hash, inputs, outputs,
-      };
-    }
-    writeState(stateDir, state);
-    for (const job of jobs) {
-      appendRun(stateDir, { stage: job.stage.name, reason: 'adopted: outputs newer than inputs, no record', start: now, end: now, status: 'adopted', host: hostName, pid: process.pid, versions: versions() });
-    }
-    return true;
-  } finally {
-    lock.release();
-  }
 }

@@ -1,20 +1,26 @@
 /**
- * pipeline.yaml -> config -> graph -> recordings -> jobs, and planning over them: the shared
- * front half of `run`, `status` and `watch`.
+ * The one way every command (and watch) gets from pipeline.yaml to decisions:
+ *
+ *   openPlanner (pipeline.yaml -> config -> graph -> --set, once)
+ *     -> discover (recordings, paths only)
+ *     -> jobsOf(recording) -> RecordingPlan.plan() (records and stats read fresh)
+ *
+ * Jobs are built one recording at a time, so memory stays flat however many recordings there are.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadPipeline, type Pipeline } from './config.js';
+import { loadPipeline, type Pipeline, type Stage } from './config.js';
 import { buildGraph, stagesFor, type StageGraph } from './graph.js';
 import { discoverRecordings, type Recording } from './recordings.js';
 import { makeJobs, type Job } from './job.js';
 import { parseSet, type SetValue } from './inputJson.js';
 import { planJobs, type Decision } from './plan.js';
 import { readState, type RecordingState } from './record.js';
+import { describeReason } from './reason.js';
 import { checksumSignature, statSignature, type Signature } from '../base/signature.js';
 import { fail, ok, type Diagnostic, type Result } from '../base/diagnostic.js';
 
-export interface EngineOptions {
+export interface PlannerOptions {
   file?: string;
   cwd: string;
   root?: string;
@@ -26,21 +32,33 @@ export interface EngineOptions {
   forceStages?: string[];
 }
 
-export interface Engine {
+/** One recording's jobs (in stage order) and a way to decide them against what is on disk now. */
+export interface RecordingPlan {
+  recording: Recording;
+  jobs: Job[];
+  /** Fresh reads every time: another process may have changed records or files since. */
+  plan(): Map<string, Decision>;
+}
+
+export interface Planner {
+  options: PlannerOptions;
   pipeline: Pipeline;
   graph: StageGraph;
-  recordings: Recording[];
+  /** The targets and their prerequisites. */
   stageNames: Set<string>;
-  jobs: Job[];
-  byRecording: Map<string, Job[]>;
-  plan(jobs?: Job[]): Map<string, Decision>;
+  /** Those stages in graph order. */
+  stages: Stage[];
+  sets: SetValue[];
+  /** Recordings under the root (or --root / --dir, or `dirs` when given). */
+  discover(dirs?: string[]): Result<Recording[]>;
+  jobsOf(recording: Recording): Result<RecordingPlan>;
 }
 
 export function pipelinePath(opts: { file?: string; cwd: string }): string {
   return path.resolve(opts.cwd, opts.file ?? 'pipeline.yaml');
 }
 
-export function loadAll(opts: EngineOptions): Result<Pick<Engine, 'pipeline' | 'graph' | 'stageNames'> & { sets: SetValue[] }> {
+export function openPlanner(opts: PlannerOptions): Result<Planner> {
   const loaded = loadPipeline(pipelinePath(opts));
   if (!loaded.ok) return loaded;
   const pipeline = loaded.value;
@@ -58,40 +76,123 @@ export function loadAll(opts: EngineOptions): Result<Pick<Engine, 'pipeline' | '
   const stageNames = stagesFor(graph.value, opts.targets, pipeline);
   if (!stageNames.ok) diags.push(...stageNames.diagnostics);
   if (diags.length || !stageNames.ok) return fail(...diags);
-  return ok({ pipeline, graph: graph.value, stageNames: stageNames.value, sets });
-}
-
-export function openEngine(opts: EngineOptions): Result<Engine> {
-  const base = loadAll(opts);
-  if (!base.ok) return base;
-  const { pipeline, graph, stageNames, sets } = base.value;
-  const recordings = discoverRecordings(pipeline, { root: opts.root, dirs: opts.dirs, cwd: opts.cwd });
-  if (!recordings.ok) return recordings;
-  return jobsFor(pipeline, graph, stageNames, sets, recordings.value, opts);
-}
-
-export function jobsFor(pipeline: Pipeline, graph: StageGraph, stageNames: Set<string>, sets: SetValue[], recordings: Recording[], opts: EngineOptions): Result<Engine> {
-  const made = makeJobs(pipeline, graph, recordings, stageNames, sets);
-  if (!made.ok) return made;
-  const { jobs, byRecording } = made.value;
+  const g = graph.value;
+  const names = stageNames.value;
   const forceStages = new Set(opts.forceStages ?? []);
-  const plan = (subset: Job[] = jobs) => {
-    // Fresh reads every time: another process may have changed records or files since.
-    const states = new Map<string, RecordingState>();
-    const sigs = new Map<string, Signature | undefined>();
-    const stat = (p: string) => {
-      if (!sigs.has(p)) sigs.set(p, opts.checksum ? checksumSignature(p) : statSignature(p));
-      return sigs.get(p);
-    };
-    return planJobs({
-      jobs: subset,
-      states: (dir) => { let s = states.get(dir); if (!s) { s = readState(dir); states.set(dir, s); } return s; },
-      stat,
-      mtimeNs: (p) => fs.statSync(p, { bigint: true, throwIfNoEntry: false })?.mtimeNs,
-      previousInput: (job) => { try { return JSON.parse(fs.readFileSync(job.inputJsonPath, 'utf8')); } catch { return undefined; } },
-      forceAll: opts.forceAll,
-      forceStages,
-    });
+  return ok({
+    options: opts,
+    pipeline,
+    graph: g,
+    stageNames: names,
+    stages: g.order.filter((s) => names.has(s.name)),
+    sets,
+    discover: (dirs) => discoverRecordings(pipeline, { root: opts.root, dirs: dirs ?? opts.dirs, cwd: opts.cwd }),
+    jobsOf(recording) {
+      const made = makeJobs(pipeline, g, [recording], names, sets);
+      if (!made.ok) return made;
+      const jobs = made.value.jobs;
+      return ok({ recording, jobs, plan: () => decide(jobs, opts, forceStages) });
+    },
+  });
+}
+
+function decide(jobs: Job[], opts: PlannerOptions, forceStages: Set<string>): Map<string, Decision> {
+  const states = new Map<string, RecordingState>();
+  const sigs = new Map<string, Signature | undefined>();
+  const stat = (p: string) => {
+    if (!sigs.has(p)) sigs.set(p, opts.checksum ? checksumSignature(p) : statSignature(p));
+    return sigs.get(p);
   };
-  return ok({ pipeline, graph, recordings, stageNames, jobs, byRecording, plan });
+  return planJobs({
+    jobs,
+    states: (dir) => { let s = states.get(dir); if (!s) { s = readState(dir); states.set(dir, s); } return s; },
+    stat,
+    mtimeNs: (p) => fs.statSync(p, { bigint: true, throwIfNoEntry: false })?.mtimeNs,
+    previousInput: (job) => { try { return JSON.parse(fs.readFileSync(job.inputJsonPath, 'utf8')); } catch { return undefined; } },
+    forceAll: opts.forceAll,
+    forceStages,
+  });
+}
+
+export interface PlanCounts { type: 'plan'; total: number; toRun: number; upToDate: number; blocked: number }
+
+export function planCounts(decisions: Map<string, Decision>): PlanCounts {
+  let toRun = 0, blocked = 0, upToDate = 0;
+  for (const d of decisions.values()) {
+    if (d.run) toRun++; else if ('blocked' in d) blocked++; else upToDate++;
+  }
+  return { type: 'plan', total: decisions.size, toRun, upToDate, blocked };
+}
+
+export interface Runnable { job: Job; reason: string }
+
+/** Jobs to queue: stale ones whose upstream is not blocked. */
+export function runnable(jobs: Job[], decisions: Map<string, Decision>): Runnable[] {
+  const blocked = new Set<string>();
+  const out: Runnable[] = [];
+  for (const job of jobs) {
+    const d = decisions.get(job.id)!;
+    if (!d.run && 'blocked' in d) { blocked.add(job.id); continue; }
+    if (job.deps.some((x) => blocked.has(x.id))) { blocked.add(job.id); continue; }
+    if (d.run) out.push({ job, reason: describeReason(d.reason) });
+  }
+  return out;
+}
+
+/** What one plan of a recording asks of the scheduler. */
+export interface RecordingWork {
+  toRun: Runnable[];
+  /** Up to date now: their dependents may start. */
+  fresh: Job[];
+  /** Up to date by Make's rule with no record: a record is to be written. */
+  adopted: Job[];
+  blocked: Array<{ job: Job; path: string }>;
+}
+
+export function workOf(rp: RecordingPlan, decisions: Map<string, Decision>): RecordingWork {
+  const work: RecordingWork = { toRun: runnable(rp.jobs, decisions), fresh: [], adopted: [], blocked: [] };
+  for (const job of rp.jobs) {
+    const d = decisions.get(job.id)!;
+    if (d.run) continue;
+    if ('fresh' in d) {
+      work.fresh.push(job);
+      if (d.fresh.kind === 'adopted') work.adopted.push(job);
+    } else {
+      work.blocked.push({ job, path: d.blocked.path });
+    }
+  }
+  return work;
+}
+
+export interface PlannedRun {
+  /** Recordings with work, by folder: the scheduler replans them once their lock is held. */
+  plans: Map<string, RecordingPlan>;
+  work: RecordingWork;
+  counts: PlanCounts;
+}
+
+/**
+ * Plan recording by recording, keeping only recordings with work (`keep`): a no-op run over
+ * thousands of recordings then holds one recording's jobs at a time. `seen` gets every plan.
+ */
+export function planRun(planner: Planner, recordings: Recording[], seen: (rp: RecordingPlan, decisions: Map<string, Decision>) => void, keep = true): Result<PlannedRun> {
+  const diags: Diagnostic[] = [];
+  const run: PlannedRun = { plans: new Map(), work: { toRun: [], fresh: [], adopted: [], blocked: [] }, counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 } };
+  for (const rec of recordings) {
+    const rp = planner.jobsOf(rec);
+    if (!rp.ok) { diags.push(...rp.diagnostics); continue; }
+    const decisions = rp.value.plan();
+    const c = planCounts(decisions);
+    run.counts.total += c.total; run.counts.toRun += c.toRun; run.counts.upToDate += c.upToDate; run.counts.blocked += c.blocked;
+    if (diags.length) continue;
+    seen(rp.value, decisions);
+    if (keep && (c.toRun || c.blocked)) {
+      run.plans.set(rec.dir, rp.value);
+      const w = workOf(rp.value, decisions);
+      run.work.toRun.push(...w.toRun);
+      run.work.fresh.push(...w.fresh);
+      run.work.blocked.push(...w.blocked);
+    }
+  }
+  return diags.length ? fail(...diags) : ok(run);
 }

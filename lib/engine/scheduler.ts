@@ -15,10 +15,8 @@ import type { Pools, Grant } from './pool.js';
 import { slotEnvironment } from './pool.js';
 import { tryLock } from './lock.js';
 import { describeReason } from './reason.js';
-import { executeJob, logTail, type ExecutingJob, type JobOutcome } from './execute.js';
-import type { Pipeline } from './config.js';
-import { reapOrphans } from './orphans.js';
-import { removeTempOutputs } from './temp.js';
+import { logTail, type ExecutingJob, type JobOutcome } from './execute.js';
+import { claimRecording, jobSucceeded, type Executor } from './lifecycle.js';
 
 type JobState = 'queued' | 'running' | 'done' | 'failed' | 'skipped';
 
@@ -31,11 +29,10 @@ interface Entry {
 }
 
 export interface SchedulerOptions {
-  pipeline: Pipeline;
+  executor: Executor;
   maxJobs: number;
   keepGoing: boolean;
   pools: Pools;
-  checksum: boolean;
   shuffle: boolean;
   /** Wait for a recording locked by another process (default), or skip it. */
   waitForLocks: boolean;
@@ -136,7 +133,7 @@ export class Scheduler {
   }
 
   /** Watch: pipeline.yaml changed; jobs launched from now on use these. */
-  reconfigure(changes: Pick<SchedulerOptions, 'pipeline' | 'pools'>): void {
+  reconfigure(changes: Pick<SchedulerOptions, 'pools'>): void {
     this.o = { ...this.o, ...changes };
   }
 
@@ -213,7 +210,7 @@ export class Scheduler {
       return false;
     }
     this.locks.set(recDir, attempt.release);
-    reapOrphans(job.stateDir);
+    claimRecording(job.stateDir);
     const decisions = this.o.replan(recDir);
     for (const e of this.order) {
       if (e.job.recording.dir !== recDir || e.state !== 'queued') continue;
@@ -241,8 +238,8 @@ export class Scheduler {
     const started = Date.now();
     const env = { ...this.o.env, ...slotEnvironment(grant.slots), EPHYS_MAKE_JOB: e.job.id };
     this.o.emit({ type: 'job-started', job: e.job, reason: e.reason, attempt: e.attempt, slots: grant.slots });
-    const exec = executeJob(e.job, {
-      pipeline: this.o.pipeline, reason: e.reason, attempt: e.attempt, checksum: this.o.checksum, env,
+    const exec = this.o.executor.start(e.job, {
+      reason: e.reason, attempt: e.attempt, env,
       onProgress: (progress) => this.o.emit({ type: 'job-progress', job: e.job, progress }),
     });
     this.running.set(e.job.id, { exec, grant });
@@ -258,7 +255,7 @@ export class Scheduler {
     if (out.status === 'done') {
       e.state = 'done';
       this.o.emit({ type: 'job-finished', job: e.job, status: 'done', seconds });
-      removeTempOutputs(e.job, (j) => this.entries.get(j.id)?.state === 'done' || this.settled.has(j.id));
+      jobSucceeded(e.job, (j) => this.entries.get(j.id)?.state === 'done' || this.settled.has(j.id));
     } else if (out.status === 'interrupted') {
       e.state = 'skipped';
       this.o.emit({ type: 'job-finished', job: e.job, status: 'interrupted', seconds });

@@ -1,6 +1,5 @@
 /** The argument vector of each runner kind. */
 import path from 'node:path';
-import type { Pipeline } from '../config.js';
 import type { Job } from '../job.js';
 import { packageRoot } from '../../base/paths.js';
 import { splitWords } from '../template.js';
@@ -14,13 +13,13 @@ export function interpreterArgv(python: string): string[] {
   return words.ok && words.value.length ? words.value : [python];
 }
 
-export function argvFor(job: Job, pipeline: Pipeline): string[] {
+export function argvFor(job: Job): string[] {
   const s = job.stage;
   switch (s.run) {
     case 'command':
       return job.argv ?? [];
     case 'python-module':
-      return [...interpreterArgv(s.python ?? pipeline.python), '-m', pythonModulePrefix + s.module, '--input_json', job.inputJsonPath, '--output_json', job.outputJsonPath];
+      return [...interpreterArgv(job.definition.python!), '-m', pythonModulePrefix + s.module, '--input_json', job.inputJsonPath, '--output_json', job.outputJsonPath];
     case 'builtin':
       return [process.execPath, path.join(packageRoot, 'dist', 'lib', 'builtin', 'host.js'), s.module, '--input_json', job.inputJsonPath, '--output_json', job.outputJsonPath];
   }
