@@ -34,7 +34,7 @@ test('two `ephys-make all` at once on one root: no job runs twice, the second na
 }));
 
 test('-j 4 with gpu: 1: never two gpu jobs at once, other jobs alongside; CUDA_VISIBLE_DEVICES given', timed(async () => {
-  const p = makeProject({ recordings: ['r1', 'r2', 'r3', 'r4'], stages: fourStages({ bResources: '{ gpu: 1 }', bExtra: ['--sleep-ms', '400'] }).replace("'{name}/d'", "'{name}/d'") });
+  const p = makeProject({ recordings: ['r1', 'r2', 'r3', 'r4'], stages: fourStages({ bResources: '{ gpu: 1 }', bExtra: ['--sleep-ms', '400'] }) });
   const r = await p.run(['all', '-j', '4']);
   assert.is(r.code, 0, r.stdout + r.stderr);
   const lines = p.calls();

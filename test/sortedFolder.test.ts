@@ -9,6 +9,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { repoRoot, runCli, tempDir, timed, writeFile } from './rig.js';
 import { synthesize } from '../lib/synth/generate.js';
+import { loadBuiltin } from '../lib/builtin/host.js';
 
 test('quality_metrics --dir on a Kilosort folder: mean waveforms first, then metrics merged with them', timed(async () => {
   const dir = tempDir();
@@ -34,6 +35,14 @@ test('quality_metrics --dir on a Kilosort folder: mean waveforms first, then met
   const clusters = JSON.parse(fs.readFileSync(path.join(dir, 'sort.out.json'), 'utf8')).clusters;
   assert.ok(clusters > 0);
   assert.is(csv.filter(Boolean).length - 1, clusters, 'a row per unit');
+  // Provenance: the record and runs.jsonl name the version each built-in declares.
+  const state = JSON.parse(fs.readFileSync(path.join(ks, '.ephys-make', 'state.json'), 'utf8'));
+  const runs = fs.readFileSync(path.join(ks, '.ephys-make', 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  for (const name of ['mean_waveforms', 'quality_metrics']) {
+    const declared = (await loadBuiltin(name))!.version;
+    assert.is(state.jobs[name].definition.version, declared, name);
+    assert.is(runs.find((r) => r.stage === name).versions[name], declared, name);
+  }
   const again = await runCli(['quality_metrics', '-f', pipeline, '--dir', ks], { cwd: dir });
   assert.match(again.stdout, /^nothing to do: 2 jobs up to date$/m);
 }, 120_000));

@@ -7,3 +7,5 @@ export const packageRoot = path.resolve(here, '..', '..', '..');
 export const stagesSourceDir = path.join(packageRoot, 'stages');
 export const stagesBuildDir = path.join(packageRoot, 'dist', 'stages');
 export const binPath = path.join(packageRoot, 'bin', 'ephys-make.js');
+/** Every built-in stage's declared version, written at build time by lib/builtin/versions.ts. */
+export const builtinVersionsPath = path.join(packageRoot, 'dist', 'builtin-versions.json');

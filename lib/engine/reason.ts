@@ -52,10 +52,6 @@ export function describeReason(r: Reason): string {
   }
 }
 
-export function describeFresh(f: Fresh): string {
-  return f.kind === 'adopted' ? 'up to date (adopted: outputs newer than inputs, record written)' : 'up to date';
-}
-
 export function assertNever(x: never): never {
   throw new Error(`internal error: unexpected value ${JSON.stringify(x)}`);
 }

@@ -59,12 +59,6 @@ export function npyItemSize(dtype: NpyDtype): number {
   return dtypes[dtype].bytes;
 }
 
-/** The dtype whose typed array `data` is. */
-export function npyDtypeOf(data: NpyData): NpyDtype {
-  for (const d of Object.keys(dtypes) as NpyDtype[]) if (data instanceof dtypes[d].ctor) return d;
-  throw new TypeError('internal error: not an npy typed array');
-}
-
 function parseDescr(file: string, descr: string): NpyDtype {
   const order = descr[0];
   const kindSize = descr.slice(1);

@@ -1,21 +1,17 @@
 /**
- * A built-in's version is part of its stage definition. Read from a `version` line of its source
- * folder's compiled module without importing it, so planning stays cheap.
+ * A built-in's version is part of its stage definition: bumping it reruns the stage's jobs. The
+ * build writes every built-in's declared version to one file (lib/builtin/versions.ts).
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { stagesBuildDir } from '../../base/paths.js';
+import { builtinVersionsPath } from '../../base/paths.js';
 
-const cache = new Map<string, string>();
+let versions: Record<string, string> | undefined;
 
+/** The declared version, or 'missing' when no built-in has that name (the runner reports it). */
 export function builtinVersion(module: string): string {
-  let v = cache.get(module);
-  if (v !== undefined) return v;
-  v = 'missing';
-  try {
-    const text = fs.readFileSync(path.join(stagesBuildDir, module, 'index.js'), 'utf8');
-    v = /\bversion\s*:\s*['"]([^'"]+)['"]/.exec(text)?.[1] ?? 'unknown';
-  } catch { /* no built-in by that name: the runner reports it */ }
-  cache.set(module, v);
-  return v;
+  if (!versions) {
+    try { versions = JSON.parse(fs.readFileSync(builtinVersionsPath, 'utf8')) as Record<string, string>; }
+    catch { versions = {}; }
+  }
+  return versions[module] ?? 'missing';
 }
