@@ -8,6 +8,7 @@ import { StageError, type BuiltinContext } from '../lib/builtin/stage.js';
 import { stage } from '../stages/median_subtraction/index.js';
 import { planChannels, type ProbeValues } from '../stages/median_subtraction/channelPlan.js';
 import { medianSubtractFile } from '../stages/median_subtraction/streamMedian.js';
+import { referenceMedianSubtraction } from './medianReference.js';
 
 const hostPath = path.join(repoRoot, 'dist', 'lib', 'builtin', 'host.js');
 
@@ -45,29 +46,6 @@ function writeProbe(file: string, p: ProbeValues): string {
   return file;
 }
 
-/** The module's arithmetic written out plainly, one sample at a time (reference §1.3). */
-function referenceMedianSubtraction(x: Int16Array, p: ProbeValues): { out: Int16Array; residuals: Int16Array } {
-  const C = p.numChannels, samples = x.length / C;
-  const out = new Int16Array(x.length), residuals = new Int16Array(samples * 24);
-  const o = new Int16Array(C);
-  for (let s = 0; s < samples; s++) {
-    for (let i = 0; i < C; i++) o[i] = i < p.maxChannel ? x[s * C + i] - p.offset[i] : x[s * C + i];
-    for (let g = 0; g < 24; g++) {
-      const collected: number[] = [];
-      for (let ch = g; ch < p.maxChannel; ch += 24) if (p.mask[ch]) collected.push(o[ch]);
-      const n = collected.length;
-      if (n === 0) continue;
-      const sortedHead = collected.slice(0, n - 1).sort((a, b) => a - b);
-      residuals[s * 24 + g] = [...sortedHead, collected[n - 1]][Math.floor(n / 2)];
-    }
-    for (let i = 0; i < C; i++) {
-      const r = residuals[s * 24 + (i % 24)];
-      out[s * C + i] = i < p.maxChannel ? o[i] - Math.trunc(Math.fround(r * p.scaling[i])) : x[s * C + i];
-    }
-  }
-  return { out, residuals };
-}
-
 function randomProbe(rand: () => number, C: number, maxChannel: number, unitScaling: boolean): ProbeValues {
   return {
     numChannels: C,
@@ -85,8 +63,10 @@ function assertSameInt16(actual: Int16Array, expected: Int16Array, what: string)
   }
 }
 
-for (const [C, maxChannel, unitScaling] of [[384, 384, true], [384, 331, false], [385, 385, true], [64, 50, false]] as const) {
-  test(`matches a plain reference implementation bit for bit (${C} channels, max channel ${maxChannel}, ${unitScaling ? 'unit' : 'random'} scaling)`, timed(async () => {
+// The transcription is checked against the real program in median_subtraction-allen.test.ts;
+// here it covers random masks and channel counts the stored cases do not.
+for (const [C, maxChannel, unitScaling] of [[384, 384, true], [384, 331, false], [385, 385, true], [64, 50, false], [400, 390, false]] as const) {
+  test(`matches the program's arithmetic bit for bit (${C} channels, max channel ${maxChannel}, ${unitScaling ? 'unit' : 'random'} scaling)`, timed(async () => {
     const dir = tempDir();
     const rand = rng(C * 7 + maxChannel);
     const samples = 3001;
@@ -107,7 +87,7 @@ for (const [C, maxChannel, unitScaling] of [[384, 384, true], [384, 331, false],
     assertSameInt16(readInt16(ap), x, 'input untouched');
     assert.is(result.samples, samples);
     assert.is(result.offsets_source, 'probe_json');
-    assert.ok(String((result.allen_quirks as Record<string, string>).off_by_one_sort).startsWith('reproduced'));
+    assert.is(result.kernel, 'wasm-simd');
   }, 60_000));
 }
 
@@ -229,15 +209,24 @@ test('a truncated AP file is a StageError naming it, and nothing is written', ti
   assert.equal(fs.readdirSync(dir), ['continuous.dat']);
 }, 60_000));
 
-test('probe_json lists of the wrong length are a StageError naming the file', timed(async () => {
+test('bad probe_json values are a StageError naming the file, the key and entry, and what is valid', timed(async () => {
   const dir = tempDir();
   const ap = writeInt16(path.join(dir, 'continuous.dat'), new Int16Array(384 * 10));
   const probeJson = path.join(dir, 'probe_info.json');
-  fs.writeFileSync(probeJson, JSON.stringify({ offset: new Array(383).fill(0), scaling: new Array(384).fill(1), mask: new Array(384).fill(true), air_channel: 384 }));
-  const err = await stage.run({ ephys_params: { ap_band_file: ap, num_channels: 384 }, common_files: { probe_json: probeJson }, median_subtraction_params: { output_file: path.join(dir, 'o.dat') } }, quietContext()).catch((e) => e);
-  assert.instance(err, StageError);
-  assert.is(err.message, `${probeJson}: 'offset' has 383 entries, expected num_channels = 384`);
-  assert.equal(fs.readdirSync(dir).sort(), ['continuous.dat', 'probe_info.json']);
+  const good = { offset: new Array(384).fill(0), scaling: new Array(384).fill(1), mask: new Array(384).fill(true), air_channel: 384 };
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ offset: new Array(383).fill(0) }, `'offset' has 383 entries, expected num_channels = 384`],
+    [{ mask: [...new Array(383).fill(true), 'yes'] }, `'mask'[383] must be true/false or a number (got "yes")`],
+    [{ offset: [...new Array(383).fill(0), 3e9] }, `'offset'[383] = 3000000000 is outside the int range the program reads`],
+    [{ air_channel: null }, `'air_channel' must be a number`],
+  ];
+  for (const [change, message] of cases) {
+    fs.writeFileSync(probeJson, JSON.stringify({ ...good, ...change }));
+    const err = await stage.run({ ephys_params: { ap_band_file: ap, num_channels: 384 }, common_files: { probe_json: probeJson }, median_subtraction_params: { output_file: path.join(dir, 'o.dat') } }, quietContext()).catch((e) => e);
+    assert.instance(err, StageError);
+    assert.is(err.message, `${probeJson}: ${message}`);
+    assert.equal(fs.readdirSync(dir).sort(), ['continuous.dat', 'probe_info.json']);
+  }
 }, 60_000));
 
 test('stopping the job removes the partial outputs', timed(async () => {

@@ -1,15 +1,19 @@
 /**
- * Built-in median_subtraction: the Allen module's algorithm (reference §1.3; see channelPlan.ts
- * for the arithmetic and the quirks kept) on the same input JSON, without its in-place effects.
+ * Built-in median_subtraction: the Allen program's arithmetic (channelPlan.ts) on the same input
+ * JSON, byte for byte on 384-channel files, without its in-place effects.
  *
- * What differs from the module, on purpose:
+ * What differs from the program, on purpose:
  * - the input is never written: the result goes to `median_subtraction_params.output_file`, or,
  *   when that is absent, to a new file renamed over `ap_band_file` (the module's visible effect,
  *   but atomic: a crash leaves the original);
  * - `residuals.dat` is written afresh, not appended to, so a rerun does not grow it;
- * - any channel count works (the module hard-codes 384); groups are still channels g, g+24, ...;
+ * - channel counts other than 384: the program reads every file as 384 channels. Here channels
+ *   at or above 384 (SpikeGLX's sync channel) are copied unchanged, so a 385-channel file gives
+ *   the program's result on its 384 neural channels; fewer channels keep groups g, g+24, ...;
+ * - a group with no usable channel gets residual 0 (the program crashes);
+ * - a file that is not whole samples is an error (the program leaves the partial sample as is);
  * - without a probe_info.json the offsets are estimated from the file (offsets.ts), every channel
- *   but the reference channels is usable, scaling is 1 and no channel is left untouched.
+ *   but the reference channels is usable, scaling is 1.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,21 +22,21 @@ import { planChannels, type ProbeValues } from './channelPlan.js';
 import { estimateOffsets } from './offsets.js';
 import { medianSubtractFile, StreamAborted } from './streamMedian.js';
 
-export const version = '1';
+export const version = '2';
 
 /** ephys_params.reference_channels' schema default (Neuropixels 3A reference sites). */
 const defaultReferenceChannels = [36, 75, 112, 151, 188, 227, 264, 303, 340, 379];
 
 /** Reported in the output JSON so a reader knows which of the module's behaviours to expect. */
 const allenQuirks = {
-  off_by_one_sort: 'reproduced: only the first n-1 collected values are sorted, element n/2 is taken',
-  int16_wraparound: 'reproduced: offset and median subtraction wrap in int16 as the module\'s arithmetic does',
+  off_by_one_sort: 'reproduced: of n usable values only the first n-1 are sorted and element (n-1)/2 is taken',
+  int16_wraparound: 'reproduced: offset and median subtraction wrap in int16 as the program\'s arithmetic does',
   max_channel_is_air_channel: 'reproduced: channels at or above int(air_channel) are copied unchanged',
-  scaling: 'reproduced: int(float(median) * scaling[channel]) in single precision',
-  empty_group: 'differs: a group with no usable channel gets residual 0 (the module reads a stale buffer)',
+  scaling: 'reproduced: int(float(median) * scaling[channel]) in single precision, INT_MIN where out of int range (x86)',
+  empty_group: 'differs: a group with no usable channel gets residual 0 (the program crashes)',
   in_place: 'differs: the input is not modified; the output is written to a new file and renamed',
   residuals_append: 'differs: residuals.dat is written afresh instead of appended to',
-  channel_count: 'differs: any num_channels is processed (the module hard-codes 384); groups are still channels g, g+24, ...',
+  channel_count: 'differs: channels at or above 384 (the SpikeGLX sync channel) are copied unchanged; the program reads any file as 384 channels',
 };
 
 function secondsSince(t: bigint): number {
@@ -60,9 +64,18 @@ function readProbeJson(file: string, numChannels: number): ProbeValues {
     if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${file}: '${key}'[${i}] is not a number`);
     return v;
   });
-  const offset = Int16Array.from(numbers('offset'), (v) => Math.trunc(v));
+  // The program reads offsets as C ints (truncated toward zero) and a mask entry as a JUCE var's
+  // bool: true, or any non-zero number.
+  const offset = Int16Array.from(numbers('offset'), (v, i) => {
+    if (Math.abs(v) >= 2 ** 31) fail(`${file}: 'offset'[${i}] = ${v} is outside the int range the program reads`);
+    return Math.trunc(v);
+  });
   const scaling = Float32Array.from(numbers('scaling'));
-  const mask = list('mask').map((v) => v === true || v === 1);
+  const mask = list('mask').map((v, i) => {
+    if (typeof v === 'boolean') return v;
+    if (typeof v === 'number') return v !== 0;
+    fail(`${file}: 'mask'[${i}] must be true/false or a number (got ${JSON.stringify(v)})`);
+  });
   const air = probe.air_channel;
   if (typeof air !== 'number' || !Number.isFinite(air)) fail(`${file}: 'air_channel' must be a number`);
   return { numChannels, maxChannel: Math.trunc(air), offset, scaling, mask };
@@ -121,6 +134,10 @@ export const stage: BuiltinStage = {
       offsetsSource = 'estimated';
     }
     const plan = planChannels(probe);
+    const emptyGroups = plan.usablePerGroup.flatMap((n, g) => (n === 0 ? [g] : []));
+    if (emptyGroups.length > 0) {
+      ctx.log(`ADC groups ${emptyGroups.join(', ')} have no usable channel below channel ${plan.maxChannel}: their residual is 0 (the Allen program crashes on such a probe_info.json)`);
+    }
 
     const outputFile = typeof params.output_file === 'string' && params.output_file ? path.resolve(params.output_file) : path.resolve(apFile);
     const residualsFile = typeof params.residuals_file === 'string' && params.residuals_file
@@ -156,6 +173,7 @@ export const stage: BuiltinStage = {
       max_channel: plan.maxChannel,
       offsets_source: offsetsSource,
       usable_channels_per_group: plan.usablePerGroup,
+      kernel: result.kernel,
       throughput_bytes_per_second: seconds > 0 ? Math.round(sizeBytes / seconds) : null,
       allen_quirks: allenQuirks,
     };

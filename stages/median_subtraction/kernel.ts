@@ -33,6 +33,9 @@ const slackBytes = 128;
 /** Buffer address, file offset and length alignment that O_DIRECT needs on common file systems. */
 export const directAlignment = 4096;
 
+/** 2^31 in each f32 lane: products at or beyond it in magnitude do not fit an int. */
+const intRangeLimit = new Uint8Array(new Float32Array(4).fill(2 ** 31).buffer);
+
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
@@ -58,6 +61,7 @@ export function buildKernel(plan: ChannelPlan, maxSamples: number): Kernel {
   const slot = (j: number) => 3 + j;
   const residual = (t: number) => 3 + plan.slots + t;
   const scratch = 3 + plan.slots + 3;
+  const product = scratch + 1;
 
   const f = new FunctionBody();
   const loadConst = (offset: number) => f.i32Const(0).v128Load(offset);
@@ -99,11 +103,14 @@ export function buildKernel(plan: ChannelPlan, maxSamples: number): Kernel {
       f.localGet(r);
       loadConst(consts.blockMask(b)).op(simd.and);
     } else {
-      // int(float(r) * scaling), then only its low 16 bits matter: the module stores into int16.
-      f.localGet(r).op(simd.i32x4ExtendLowI16x8S).op(simd.f32x4ConvertI32x4S);
-      loadConst(consts.blockScaleLow(b)).op(simd.f32x4Mul).op(simd.i32x4TruncSatF32x4S);
-      f.localGet(r).op(simd.i32x4ExtendHighI16x8S).op(simd.f32x4ConvertI32x4S);
-      loadConst(consts.blockScaleHigh(b)).op(simd.f32x4Mul).op(simd.i32x4TruncSatF32x4S);
+      // int(float(r) * scaling), of which only the low 16 bits matter: the program stores into
+      // int16. Where the product is out of int range, x86's conversion gives INT_MIN (low bits 0)
+      // while trunc_sat saturates, so those lanes are zeroed.
+      for (const [extend, scale] of [[simd.i32x4ExtendLowI16x8S, consts.blockScaleLow(b)], [simd.i32x4ExtendHighI16x8S, consts.blockScaleHigh(b)]]) {
+        f.localGet(r).op(extend).op(simd.f32x4ConvertI32x4S);
+        loadConst(scale).op(simd.f32x4Mul).localTee(product).op(simd.i32x4TruncSatF32x4S);
+        f.localGet(product).op(simd.f32x4Abs).v128Const(intRangeLimit).op(simd.f32x4Lt).op(simd.and);
+      }
       f.shuffle([0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29]);
     }
     f.op(simd.i16x8Sub).v128Store(layout.outBase + 16 * b);
@@ -117,7 +124,7 @@ export function buildKernel(plan: ChannelPlan, maxSamples: number): Kernel {
   const bytes = encodeModule({
     exportName: 'run',
     params: [valueType.i32],
-    locals: [[2, valueType.i32], [plan.slots + 4, valueType.v128]],
+    locals: [[2, valueType.i32], [plan.slots + 5, valueType.v128]],
     body: f,
     memoryPages: layout.memoryPages,
   });

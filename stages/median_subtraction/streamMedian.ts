@@ -35,6 +35,8 @@ export interface StreamResult {
   samples: number;
   chunks: number;
   workers: number;
+  /** The code that computed the result: the WebAssembly SIMD kernel is the only one. */
+  kernel: 'wasm-simd';
   /** Time spent making the outputs durable (fsync) and renaming them, which the disk decides. */
   commitSeconds: number;
 }
@@ -78,7 +80,7 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
     residualFile.commit();
     outputFile.commit();
     const commitSeconds = Number(process.hrtime.bigint() - commitStarted) / 1e9;
-    return { samples, chunks: chunks.length, workers: chunks.length ? workerCount : 0, commitSeconds };
+    return { samples, chunks: chunks.length, workers: chunks.length ? workerCount : 0, kernel: 'wasm-simd', commitSeconds };
   } catch (err) {
     // Workers go first: one still writing would otherwise write into a removed file.
     await stopWorkers(workers);

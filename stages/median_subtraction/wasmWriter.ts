@@ -12,7 +12,9 @@ import { assembleModule, name, section, signedLeb, unsignedLeb } from '../../lib
 export const simd = {
   load: 0x00,
   store: 0x0b,
+  const: 0x0c,
   shuffle: 0x0d,
+  f32x4Lt: 0x43,
   and: 0x4e,
   bitselect: 0x52,
   i16x8Sub: 0x91,
@@ -20,6 +22,7 @@ export const simd = {
   i16x8MaxS: 0x98,
   i32x4ExtendLowI16x8S: 0xa7,
   i32x4ExtendHighI16x8S: 0xa8,
+  f32x4Abs: 0xe0,
   f32x4Mul: 0xe6,
   i32x4TruncSatF32x4S: 0xf8,
   f32x4ConvertI32x4S: 0xfa,
@@ -31,6 +34,7 @@ export class FunctionBody {
 
   localGet(i: number): this { this.code.push(0x20, ...unsignedLeb(i)); return this; }
   localSet(i: number): this { this.code.push(0x21, ...unsignedLeb(i)); return this; }
+  localTee(i: number): this { this.code.push(0x22, ...unsignedLeb(i)); return this; }
   i32Const(v: number): this { this.code.push(0x41, ...signedLeb(v | 0)); return this; }
   i32Add(): this { this.code.push(0x6a); return this; }
   i32Sub(): this { this.code.push(0x6b); return this; }
@@ -46,6 +50,12 @@ export class FunctionBody {
   /** v128.load from (address on the stack + offset); align hint 0 since rows are not 16-byte aligned. */
   v128Load(offset: number): this { this.code.push(0xfd, ...unsignedLeb(simd.load), 0, ...unsignedLeb(offset)); return this; }
   v128Store(offset: number): this { this.code.push(0xfd, ...unsignedLeb(simd.store), 0, ...unsignedLeb(offset)); return this; }
+  /** A 16-byte constant. */
+  v128Const(bytes: Uint8Array): this {
+    if (bytes.length !== 16) throw new Error('internal error: v128.const takes 16 bytes');
+    this.code.push(0xfd, ...unsignedLeb(simd.const), ...bytes);
+    return this;
+  }
   shuffle(lanes: number[]): this {
     if (lanes.length !== 16) throw new Error('internal error: i8x16.shuffle takes 16 lane indices');
     this.code.push(0xfd, ...unsignedLeb(simd.shuffle), ...lanes);
