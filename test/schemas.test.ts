@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { repoRoot, timed } from './rig.js';
+import { compiledValidator, pipelineSchemaId } from '../lib/engine/compileSchemas.js';
 
 const Ajv = AjvModule.default ?? AjvModule;
 const stagesDir = path.join(repoRoot, 'stages');
@@ -94,6 +95,16 @@ function defaultsOf(section: Record<string, any>): Record<string, unknown> {
   }
   return out;
 }
+
+test('the build precompiles the pipeline schema and every stage schema, so runs do not compile them', timed(() => {
+  const file = path.join(repoRoot, 'lib', 'engine', 'pipeline.schema.json');
+  assert.type(compiledValidator(file, pipelineSchemaId), 'function', 'dist/schemas.cjs holds the pipeline validator');
+  for (const d of fs.readdirSync(path.join(repoRoot, 'stages'))) {
+    const f = path.join(repoRoot, 'stages', d, 'schema.json');
+    if (!fs.existsSync(f)) continue;
+    assert.type(compiledValidator(f, JSON.parse(fs.readFileSync(f, 'utf8')).$id), 'function', f);
+  }
+}));
 
 test('every stage schema compiles with the shared definitions', timed(() => {
   const fresh = makeAjv();

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { newAjv } from './ajv.js';
 import { packageRoot, stagesSourceDir } from '../base/paths.js';
 
@@ -53,6 +54,6 @@ async function build(): Promise<void> {
   fs.writeFileSync(compiledSchemasPath, standalone(ajv));
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.join(packageRoot, 'dist', 'lib', 'compileSchemas.js')) {
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   build().catch((err) => { console.error(`schema compilation failed: ${err.message}`); process.exitCode = 1; });
 }
