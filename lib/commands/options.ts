@@ -22,11 +22,17 @@ export interface CliOptions {
   wait: boolean;
   once: boolean;
   out?: string;
+  /** serve, watch --serve: where the page listens; report, serve: which units pass. */
+  port?: number;
+  host?: string;
+  pass?: string;
+  serve: boolean;
   rest: string[];
 }
 
 export const usage = `usage: ephys-make [all | STAGE...] [options]
        ephys-make status | graph [--mermaid] | watch [TARGET...] [--once] | clean [STAGE...]
+       ephys-make serve [--port N] [--host H] | watch --serve | report [-o FILE]
        ephys-make input-json STAGE --dir D | doctor | demo | synth --out DIR
 
 options:
@@ -44,10 +50,15 @@ options:
       --no-wait       skip recordings locked by another ephys-make instead of waiting
       --mermaid       graph: print Mermaid instead of DOT
       --once          watch: process what is ready now, then exit
+      --serve         watch: serve the live page beside the watch
+      --port N        serve: port of the page (default 8765; 0 picks a free one)
+      --host H        serve: address to listen on (default 127.0.0.1)
+      --pass RULES    serve, report: units that pass (default isi_viol<0.5,amplitude_cutoff<0.1,presence_ratio>0.9)
+  -o, --out FILE      report: where to write it (default report.html)
   -h, --help          this text
 `;
 
-const subcommands = new Set(['status', 'graph', 'watch', 'clean', 'demo', 'synth', 'input-json', 'doctor', 'run']);
+const subcommands = new Set(['status', 'graph', 'watch', 'clean', 'demo', 'synth', 'input-json', 'doctor', 'run', 'serve', 'report']);
 
 export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { ok: false; message: string } {
   if (argv[0] === 'synth') return { ok: true, options: { ...defaults(), command: 'synth', rest: argv.slice(1) } };
@@ -73,7 +84,11 @@ export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { 
         shuffle: { type: 'boolean' },
         'no-wait': { type: 'boolean' },
         once: { type: 'boolean' },
-        out: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        pass: { type: 'string' },
+        serve: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -94,6 +109,11 @@ export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { 
   if (v.jobs !== undefined) {
     jobs = Number(v.jobs);
     if (!Number.isInteger(jobs) || jobs < 1) return { ok: false, message: `-j ${v.jobs}: expected a whole number of jobs, 1 or more` };
+  }
+  let port: number | undefined;
+  if (v.port !== undefined) {
+    port = Number(v.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return { ok: false, message: `--port ${v.port}: expected a port number, 0 to 65535` };
   }
   return {
     ok: true,
@@ -116,13 +136,17 @@ export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { 
       wait: !v['no-wait'],
       once: !!v.once,
       out: v.out,
+      port,
+      host: v.host,
+      pass: v.pass,
+      serve: !!v.serve,
       rest: [],
     },
   };
 }
 
 function defaults(): CliOptions {
-  return { command: 'run', targets: [], dirs: [], jobs: 1, dryRun: false, explain: false, always: false, force: [], keepGoing: false, sets: [], checksum: false, mermaid: false, shuffle: false, wait: true, once: false, rest: [] };
+  return { command: 'run', targets: [], dirs: [], jobs: 1, dryRun: false, explain: false, always: false, force: [], keepGoing: false, sets: [], checksum: false, mermaid: false, shuffle: false, wait: true, once: false, serve: false, rest: [] };
 }
 
 export function printDiagnostics(io: Io, diags: Diagnostic[]): number {

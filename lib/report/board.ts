@@ -1,0 +1,169 @@
+/**
+ * The recordings x stages board the page and the report show: each job's cell (up to date, stale
+ * with its reason, failed with its log, running with its start, blocked), classified as `status`
+ * classifies them, so the page's counts and the terminal's agree. Built from the planner; one
+ * recording can be planned again alone when its records or files change.
+ */
+import path from 'node:path';
+import { openEngine, type Engine, type EngineOptions } from '../engine/planner.js';
+import { discoverRecordings } from '../engine/recordings.js';
+import type { Job } from '../engine/job.js';
+import type { Recording } from '../engine/recordings.js';
+import { readState, type JobRecord } from '../engine/record.js';
+import { describeReason } from '../engine/reason.js';
+import { isAlive } from '../base/processInfo.js';
+import type { Result } from '../base/diagnostic.js';
+
+export type CellState = 'done' | 'stale' | 'failed' | 'running' | 'blocked';
+
+/** One job as the page draws it; short keys because 8,000 of them go to the browser at once. */
+export interface Cell {
+  s: CellState;
+  /** Why: the stale reason, the failure, what is missing, or who runs it. */
+  r?: string;
+  /** Start of the running (or last) run, ISO time. */
+  t?: string;
+  /** End of the last run, ISO time. */
+  e?: string;
+  /** The job's log, relative to the root when inside it. */
+  log?: string;
+  pid?: number;
+  host?: string;
+}
+
+export interface BoardRecording { name: string; cells: Array<Cell | null> }
+
+export interface BoardSnapshot {
+  root: string;
+  pipeline: string;
+  stages: string[];
+  recordings: BoardRecording[];
+  /** The same words and order as the last line of `ephys-make status`. */
+  counts: Record<string, number>;
+  generatedAt: string;
+}
+
+/** `status`'s words for each state, in its order. */
+export const stateWords: Record<CellState, string> = { done: 'up to date', stale: 'stale', failed: 'failed', running: 'running', blocked: 'blocked' };
+
+export interface CellChange { rec: string; stage: string; cell: Cell | null }
+
+export class Board {
+  stages: string[] = [];
+  private engine!: Engine;
+  private rows = new Map<string, BoardRecording>();
+  private root = '';
+
+  private constructor(engine: Engine, private opts: EngineOptions) {
+    this.use(engine);
+  }
+
+  private use(engine: Engine): void {
+    this.engine = engine;
+    this.root = this.opts.root ? path.resolve(this.opts.cwd, this.opts.root) : engine.pipeline.recordings.root;
+    this.stages = engine.graph.order.filter((s) => engine.stageNames.has(s.name)).map((s) => s.name);
+    this.rows.clear();
+    for (const rec of engine.recordings) this.rows.set(rec.name, { name: rec.name, cells: this.cellsOf(rec, engine.plan(this.jobsOf(rec))) });
+  }
+
+  static open(opts: EngineOptions): Result<Board> {
+    const opened = openEngine(opts);
+    if (!opened.ok) return opened;
+    return { ok: true, value: new Board(opened.value, opts) };
+  }
+
+  /**
+   * Look for recordings that came or went (a file-system glob, no planning); build the board
+   * again when they did, or always when `pipelineChanged`. An invalid pipeline keeps the old board.
+   */
+  rescan(pipelineChanged: boolean): Result<boolean> {
+    if (!pipelineChanged) {
+      const found = discoverRecordings(this.engine.pipeline, { root: this.opts.root, dirs: this.opts.dirs, cwd: this.opts.cwd });
+      if (!found.ok) return found;
+      const now = found.value.map((r) => r.name).join('\n');
+      if (now === this.engine.recordings.map((r) => r.name).join('\n')) return { ok: true, value: false };
+    }
+    const opened = openEngine(this.opts);
+    if (!opened.ok) return opened;
+    this.use(opened.value);
+    return { ok: true, value: true };
+  }
+
+  get pipelineFile(): string { return this.engine.pipeline.file; }
+  get rootDir(): string { return this.root; }
+  get recordings(): Recording[] { return this.engine.recordings; }
+
+  recording(name: string): Recording | undefined {
+    return this.engine.recordings.find((r) => r.name === name);
+  }
+
+  jobsOf(rec: Recording): Job[] {
+    return this.engine.byRecording.get(rec.dir) ?? [];
+  }
+
+  job(recName: string, stage: string): Job | undefined {
+    const rec = this.recording(recName);
+    return rec ? this.jobsOf(rec).find((j) => j.stage.name === stage) : undefined;
+  }
+
+  /** Plan one recording again; returns the cells that changed. */
+  refresh(recName: string): CellChange[] {
+    const rec = this.recording(recName);
+    const row = this.rows.get(recName);
+    if (!rec || !row) return [];
+    const cells = this.cellsOf(rec, this.engine.plan(this.jobsOf(rec)));
+    const changes: CellChange[] = [];
+    cells.forEach((c, i) => {
+      if (JSON.stringify(c) !== JSON.stringify(row.cells[i])) changes.push({ rec: recName, stage: this.stages[i], cell: c });
+    });
+    row.cells = cells;
+    return changes;
+  }
+
+  snapshot(): BoardSnapshot {
+    const recordings = [...this.rows.values()];
+    return { root: this.root, pipeline: this.engine.pipeline.file, stages: this.stages, recordings, counts: countCells(recordings), generatedAt: new Date().toISOString() };
+  }
+
+  private cellsOf(rec: Recording, decisions: ReturnType<Engine['plan']>): Array<Cell | null> {
+    const jobs = this.jobsOf(rec);
+    const state = jobs.length ? readState(jobs[0].stateDir) : { jobs: {} as Record<string, JobRecord> };
+    return this.stages.map((name) => {
+      const job = jobs.find((j) => j.stage.name === name);
+      if (!job) return null;
+      const d = decisions.get(job.id);
+      const r = state.jobs[name];
+      const log = this.display(job.logPath);
+      const times = { t: r?.startedAt, e: r?.status === 'running' ? undefined : r?.endedAt };
+      if (r?.status === 'running' && r.pid && r.host && isAlive({ pid: r.pid, host: r.host, procStart: r.procStart })) {
+        return { s: 'running', r: `pid ${r.pid} on ${r.host}`, ...times, log, pid: r.pid, host: r.host };
+      }
+      if (r?.status === 'failed') {
+        const why = r.signal ? `killed by ${r.signal}` : r.exitCode != null ? `exit status ${r.exitCode}` : 'could not run';
+        return { s: 'failed', r: `last run failed (${why})`, ...times, log };
+      }
+      if (!d) return { s: 'stale', r: 'not planned', log };
+      if (!d.run && 'blocked' in d) return { s: 'blocked', r: `input missing: ${this.display(d.blocked.path)}`, log };
+      if (!d.run) return { s: 'done', ...times, log };
+      return { s: 'stale', r: describeReason(d.reason), ...times, log };
+    });
+  }
+
+  /** Paths inside the root are shown relative to it. */
+  display(p: string): string {
+    const rel = path.relative(this.root, p);
+    return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+  }
+}
+
+export function countCells(recordings: BoardRecording[]): Record<string, number> {
+  const counts: Record<string, number> = { 'up to date': 0, stale: 0, failed: 0, running: 0, blocked: 0 };
+  for (const r of recordings) for (const c of r.cells) if (c) counts[stateWords[c.s]]++;
+  return counts;
+}
+
+/** `status`'s closing line: `3 recordings: 21 up to date`. */
+export function countsLine(snapshot: Pick<BoardSnapshot, 'recordings' | 'counts'>): string {
+  const parts = Object.entries(snapshot.counts).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`);
+  return `${snapshot.recordings.length} recordings: ${parts.join(', ') || 'no jobs'}`;
+}
