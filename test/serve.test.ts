@@ -135,4 +135,30 @@ test('a job run by another process reaches the event stream as running, then don
   await pump.catch(() => {});
 }));
 
+test('watch --serve: the page beside a watch shows a new recording\'s jobs through to done', timed(async () => {
+  const p = makeProject({ recordings: ['r1'] });
+  fs.writeFileSync(path.join(p.dir, 'pipeline.yaml'), fs.readFileSync(path.join(p.dir, 'pipeline.yaml'), 'utf8').replace('match: "**/*.ap.bin"', 'match: "**/*.ap.bin"\n  ready: { settle_seconds: 0.2 }'));
+  const h = p.start(['watch', '--serve', '--port', '0']);
+  started.push(h);
+  await h.waitForOutput(/open http:\/\/\S+/);
+  const url = new URL(servedUrl(h.output()));
+  const base = `${url.protocol}//${url.host}`, token = url.searchParams.get('token')!;
+  await h.waitForOutput(/4 jobs? done|done +r1 d/);
+  const board = JSON.parse((await get(base, '/api/board', token)).text);
+  assert.equal(board.recordings.map((r: any) => r.name), ['r1']);
+  fs.mkdirSync(path.join(p.root, 'r2'));
+  fs.writeFileSync(path.join(p.root, 'r2', 'probe.ap.bin'), 'raw data of r2\n');
+  await waitUntil(() => fs.existsSync(path.join(p.rec('r2'), 'd.out')) && fs.existsSync(path.join(p.rec('r2'), 'c.out')), 'r2 processed', 60_000);
+  let last: any;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    last = JSON.parse((await get(base, '/api/board', token)).text);
+    const r2 = last.recordings.find((r: any) => r.name === 'r2');
+    if (r2 && r2.cells.every((c: any) => c.s === 'done')) break;
+    if (Date.now() > deadline) throw new Error(`r2 not done on the page: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.is(last.counts['up to date'], 8);
+}));
+
 test.run();

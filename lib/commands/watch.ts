@@ -45,9 +45,16 @@ export async function watch(o: CliOptions, io: Io): Promise<number> {
   if (!fs.existsSync(root)) {
     return printDiagnostics(io, [{ file: loaded.value.pipeline.file, message: `recordings root ${root} does not exist (set recordings.root in ${path.basename(loaded.value.pipeline.file)} or pass --root)` }]);
   }
-  const session = new WatchSession(o, io, eopts, loaded.value, root);
-  await session.init();
-  return session.run();
+  // --serve: the live page beside the watch, fed its progress events.
+  const page = o.serve ? await (await import('./serve.js')).startServe(o, io) : undefined;
+  if (typeof page === 'number') return page;
+  try {
+    const session = new WatchSession(o, io, eopts, loaded.value, root, page?.handle);
+    await session.init();
+    return await session.run();
+  } finally {
+    await page?.close();
+  }
 }
 
 function rulesOf(p: Pipeline): WatchRules {
@@ -75,7 +82,7 @@ class WatchSession {
   private stoppedBy: string | undefined;
   private onStop: () => void = () => {};
 
-  constructor(private o: CliOptions, private io: Io, private eopts: PlannerOptions, private cfg: Planner, private root: string) {
+  constructor(private o: CliOptions, private io: Io, private eopts: PlannerOptions, private cfg: Planner, private root: string, private onEngineEvent?: (e: EngineEvent) => void) {
     const stateDir = path.join(root, '.ephys-make');
     try {
       this.log = openEventLog(path.join(stateDir, 'watch.jsonl'), (m) => this.warn(m));
@@ -257,6 +264,7 @@ class WatchSession {
     // The status line is redrawn with each event: give it the counts of now first.
     if (this.io.isTTY && e.type !== 'watch-status') this.report.emit(this.status());
     this.report.emit(e);
+    this.onEngineEvent?.(e);
     switch (e.type) {
       case 'job-finished':
         if (e.status === 'done') { this.done++; this.failures.clear(e.job); }

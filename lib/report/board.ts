@@ -5,14 +5,14 @@
  * recording can be planned again alone when its records or files change.
  */
 import path from 'node:path';
-import { openEngine, type Engine, type EngineOptions } from '../engine/planner.js';
-import { discoverRecordings } from '../engine/recordings.js';
+import { openPlanner, type Planner, type PlannerOptions, type RecordingPlan } from '../engine/planner.js';
+import type { Decision } from '../engine/plan.js';
 import type { Job } from '../engine/job.js';
 import type { Recording } from '../engine/recordings.js';
 import { readState, type JobRecord } from '../engine/record.js';
 import { describeReason } from '../engine/reason.js';
 import { isAlive } from '../base/processInfo.js';
-import type { Result } from '../base/diagnostic.js';
+import { fail, type Diagnostic, type Result } from '../base/diagnostic.js';
 
 export type CellState = 'done' | 'stale' | 'failed' | 'running' | 'blocked';
 
@@ -50,26 +50,42 @@ export interface CellChange { rec: string; stage: string; cell: Cell | null }
 
 export class Board {
   stages: string[] = [];
-  private engine!: Engine;
+  private planner!: Planner;
+  private list: Recording[] = [];
+  private plans = new Map<string, RecordingPlan>();
   private rows = new Map<string, BoardRecording>();
   private root = '';
 
-  private constructor(engine: Engine, private opts: EngineOptions) {
-    this.use(engine);
+  private constructor(private opts: PlannerOptions) {}
+
+  /** Load the pipeline, find the recordings and plan each; a recording whose jobs cannot be built is a diagnostic. */
+  static open(opts: PlannerOptions): Result<Board> {
+    const b = new Board(opts);
+    const r = b.load();
+    return r.ok ? { ok: true, value: b } : r;
   }
 
-  private use(engine: Engine): void {
-    this.engine = engine;
-    this.root = this.opts.root ? path.resolve(this.opts.cwd, this.opts.root) : engine.pipeline.recordings.root;
-    this.stages = engine.graph.order.filter((s) => engine.stageNames.has(s.name)).map((s) => s.name);
-    this.rows.clear();
-    for (const rec of engine.recordings) this.rows.set(rec.name, { name: rec.name, cells: this.cellsOf(rec, engine.plan(this.jobsOf(rec))) });
-  }
-
-  static open(opts: EngineOptions): Result<Board> {
-    const opened = openEngine(opts);
+  private load(): Result<true> {
+    const opened = openPlanner(this.opts);
     if (!opened.ok) return opened;
-    return { ok: true, value: new Board(opened.value, opts) };
+    const planner = opened.value;
+    const found = planner.discover();
+    if (!found.ok) return found;
+    const plans = new Map<string, RecordingPlan>();
+    const diags: Diagnostic[] = [];
+    for (const rec of found.value) {
+      const rp = planner.jobsOf(rec);
+      if (rp.ok) plans.set(rec.name, rp.value); else diags.push(...rp.diagnostics);
+    }
+    if (diags.length) return fail(...diags);
+    this.planner = planner;
+    this.list = found.value;
+    this.plans = plans;
+    this.root = this.opts.root ? path.resolve(this.opts.cwd, this.opts.root) : planner.pipeline.recordings.root;
+    this.stages = planner.stages.map((s) => s.name);
+    this.rows.clear();
+    for (const rec of this.list) this.rows.set(rec.name, { name: rec.name, cells: this.cellsOf(rec, plans.get(rec.name)!.plan()) });
+    return { ok: true, value: true };
   }
 
   /**
@@ -78,27 +94,24 @@ export class Board {
    */
   rescan(pipelineChanged: boolean): Result<boolean> {
     if (!pipelineChanged) {
-      const found = discoverRecordings(this.engine.pipeline, { root: this.opts.root, dirs: this.opts.dirs, cwd: this.opts.cwd });
+      const found = this.planner.discover();
       if (!found.ok) return found;
-      const now = found.value.map((r) => r.name).join('\n');
-      if (now === this.engine.recordings.map((r) => r.name).join('\n')) return { ok: true, value: false };
+      if (found.value.map((r) => r.name).join('\n') === this.list.map((r) => r.name).join('\n')) return { ok: true, value: false };
     }
-    const opened = openEngine(this.opts);
-    if (!opened.ok) return opened;
-    this.use(opened.value);
-    return { ok: true, value: true };
+    const r = this.load();
+    return r.ok ? { ok: true, value: true } : r;
   }
 
-  get pipelineFile(): string { return this.engine.pipeline.file; }
+  get pipelineFile(): string { return this.planner.pipeline.file; }
   get rootDir(): string { return this.root; }
-  get recordings(): Recording[] { return this.engine.recordings; }
+  get recordings(): Recording[] { return this.list; }
 
   recording(name: string): Recording | undefined {
-    return this.engine.recordings.find((r) => r.name === name);
+    return this.plans.get(name)?.recording;
   }
 
   jobsOf(rec: Recording): Job[] {
-    return this.engine.byRecording.get(rec.dir) ?? [];
+    return this.plans.get(rec.name)?.jobs ?? [];
   }
 
   job(recName: string, stage: string): Job | undefined {
@@ -108,10 +121,10 @@ export class Board {
 
   /** Plan one recording again; returns the cells that changed. */
   refresh(recName: string): CellChange[] {
-    const rec = this.recording(recName);
+    const rp = this.plans.get(recName);
     const row = this.rows.get(recName);
-    if (!rec || !row) return [];
-    const cells = this.cellsOf(rec, this.engine.plan(this.jobsOf(rec)));
+    if (!rp || !row) return [];
+    const cells = this.cellsOf(rp.recording, rp.plan());
     const changes: CellChange[] = [];
     cells.forEach((c, i) => {
       if (JSON.stringify(c) !== JSON.stringify(row.cells[i])) changes.push({ rec: recName, stage: this.stages[i], cell: c });
@@ -122,10 +135,10 @@ export class Board {
 
   snapshot(): BoardSnapshot {
     const recordings = [...this.rows.values()];
-    return { root: this.root, pipeline: this.engine.pipeline.file, stages: this.stages, recordings, counts: countCells(recordings), generatedAt: new Date().toISOString() };
+    return { root: this.root, pipeline: this.planner.pipeline.file, stages: this.stages, recordings, counts: countCells(recordings), generatedAt: new Date().toISOString() };
   }
 
-  private cellsOf(rec: Recording, decisions: ReturnType<Engine['plan']>): Array<Cell | null> {
+  private cellsOf(rec: Recording, decisions: Map<string, Decision>): Array<Cell | null> {
     const jobs = this.jobsOf(rec);
     const state = jobs.length ? readState(jobs[0].stateDir) : { jobs: {} as Record<string, JobRecord> };
     return this.stages.map((name) => {

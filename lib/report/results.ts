@@ -27,7 +27,7 @@ export interface GroundTruthSummary {
 /** Scoring a sorting against ground truth lives with the synthetic data; the command passes it in. */
 export type GroundTruthScorer = (sortedDir: string, groundTruthDir: string) => GroundTruthSummary;
 
-export interface UnitWaveform { cluster: number; channel: number; snr: number; uv: number[] }
+export interface UnitWaveform { cluster: number; channel: number; snr: number; passes: boolean; uv: number[] }
 
 export interface RecordingResults {
   recording: string;
@@ -187,7 +187,7 @@ export class ResultsCache {
     return out;
   }
 
-  /** The peak-channel mean waveform of the passing units with the highest SNR. */
+  /** The peak-channel mean waveforms of the best units: passing ones, then others, by SNR. */
   private best(file: string, r: RecordingResults, ids: number[]): UnitWaveform[] {
     const arr = readNpy(file);
     if (arr.shape.length !== 3) return [];
@@ -198,16 +198,17 @@ export class ResultsCache {
     // Waveform rows follow the sorted cluster ids, as the mean_waveforms module writes them.
     const order = [...ids].sort((a, b) => a - b);
     const rowOf = new Map(order.map((id, i) => [id, i]));
-    const candidates = ids.map((_, i) => i).filter((i) => this.isPassing(r.metrics, r.labels, i));
-    const pool = candidates.length ? candidates : ids.map((_, i) => i);
-    pool.sort((a, b) => (snr[b] || 0) - (snr[a] || 0));
+    // Passing units first; when fewer than eight pass, the best of the others (never noise) fill in.
+    const passing = new Set(ids.map((_, i) => i).filter((i) => this.isPassing(r.metrics, r.labels, i)));
+    const pool = ids.map((_, i) => i).filter((i) => r.labels?.[i] !== 'noise');
+    pool.sort((a, b) => Number(passing.has(b)) - Number(passing.has(a)) || (snr[b] || 0) - (snr[a] || 0));
     const out: UnitWaveform[] = [];
     for (const i of pool.slice(0, bestUnits)) {
       const row = rowOf.get(ids[i]);
       const ch = peak[i];
       if (row === undefined || row >= units || !Number.isInteger(ch) || ch < 0 || ch >= channels) continue;
       const base = (row * channels + ch) * samples;
-      out.push({ cluster: ids[i], channel: ch, snr: snr[i], uv: Array.from(data.subarray(base, base + samples), (v) => Math.round(v * 100) / 100) });
+      out.push({ cluster: ids[i], channel: ch, snr: snr[i], passes: passing.has(i), uv: Array.from(data.subarray(base, base + samples), (v) => Math.round(v * 100) / 100) });
     }
     return out;
   }

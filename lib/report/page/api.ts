@@ -16,7 +16,7 @@ interface GroundTruth { detectableUnits: number; wellSortedUnits: number; meanAc
 interface Results {
   recording: string; units: number; noise: number; passing: number; metricsFile?: string;
   metrics: Record<string, number[]>; labels?: string[]; depthUm?: number[];
-  waveforms: Array<{ cluster: number; channel: number; snr: number; uv: number[] }>; sampleMs: number;
+  waveforms: Array<{ cluster: number; channel: number; snr: number; passes: boolean; uv: number[] }>; sampleMs: number;
   figure?: string; groundTruth?: GroundTruth; missing: string[];
 }
 interface Detail { results: Results; runs: Run[] }

@@ -67,7 +67,7 @@ async function renderRecording(name: string): Promise<void> {
       <div class="panel tall"><h3>amplitude against depth</h3><canvas id="depth-amp"></canvas></div>` : ''}
       ${res.figure ? `<div class="panel"><h3>depth estimation</h3><img id="depth-figure" alt="depth-estimation figure" src="${esc(api.fileUrl(res.figure) ?? '')}"></div>` : ''}
     </div>
-    ${res.waveforms.length ? `<h3 class="section">Mean waveforms of the best units (peak channel, highest SNR among passing units)</h3><div class="panels">${res.waveforms.map((w, i) => `<div class="panel"><h3>unit ${w.cluster} · channel ${w.channel} · SNR ${w.snr.toFixed(1)}</h3><canvas id="wf-${i}"></canvas></div>`).join('')}</div>` : ''}
+    ${res.waveforms.length ? `<h3 class="section">Mean waveforms on the peak channel: passing units first, then the other units not labelled noise, by SNR</h3><div class="panels">${res.waveforms.map((w, i) => `<div class="panel"><h3>unit ${w.cluster} · channel ${w.channel} · SNR ${w.snr.toFixed(1)}${w.passes ? ' · passes' : ' · does not pass'}</h3><canvas id="wf-${i}"></canvas></div>`).join('')}</div>` : ''}
     ${gt ? `<h3 class="section">Against the ground truth</h3><div class="panels"><div class="panel wide tall"><h3>accuracy of each ground-truth unit against its SNR</h3><canvas id="gt-acc"></canvas></div></div>` : ''}
     <h3 class="section">Run history (${d.runs.length} runs)</h3>
     <div class="panels"><div class="panel wide tall"><h3>timeline</h3><canvas id="timeline"></canvas></div></div>
@@ -80,7 +80,7 @@ async function renderRecording(name: string): Promise<void> {
   }
   res.waveforms.forEach((w, i) => chart(`wf-${i}`, {
     type: 'line',
-    data: { labels: w.uv.map((_, k) => (k * res.sampleMs).toFixed(2)), datasets: [{ data: w.uv, borderColor: colours.line, borderWidth: 1.5, pointRadius: 0 }] },
+    data: { labels: w.uv.map((_, k) => (k * res.sampleMs).toFixed(2)), datasets: [{ data: w.uv, borderColor: w.passes ? colours.pass : '#7d8a96', borderWidth: 1.5, pointRadius: 0 }] },
     options: { plugins: { legend: { display: false } }, scales: { x: { title: { display: true, text: 'ms' }, ticks: { maxTicksLimit: 6 } }, y: { title: { display: true, text: 'µV' } } } },
   }));
   if (gt) gtScatter(gt);
@@ -128,7 +128,7 @@ function gtScatter(gt: GroundTruth): void {
   chart('gt-acc', {
     type: 'scatter',
     data: { datasets: [{ label: `SNR > ${gt.minSnr} (should be found)`, data: pts(true), backgroundColor: colours.line }, { label: 'fainter units', data: pts(false), backgroundColor: colours.fail }] },
-    options: { scales: { x: { type: 'logarithmic', title: { display: true, text: 'SNR (peak amplitude / noise)' } }, y: { min: 0, max: 1, title: { display: true, text: 'accuracy' } } } },
+    options: { scales: { x: { type: 'logarithmic', title: { display: true, text: 'SNR (peak amplitude / noise)' } }, y: { min: 0, max: 1.05, ticks: { callback: (v: number) => (v <= 1 ? v.toFixed(1) : '') }, title: { display: true, text: 'accuracy' } } } },
   });
 }
 
