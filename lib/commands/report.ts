@@ -25,6 +25,7 @@ export function report(o: CliOptions, io: Io): number {
   const opened = Board.open(engineOptions({ ...o, targets: [] }, io));
   if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
   const board = opened.value;
+  if (board.problems.length) printDiagnostics(io, board.problems);
   const data = new PageData(board, thresholds.value, scoreGroundTruth);
   const snapshot = data.snapshot();
   const details: Record<string, RecordingDetail> = {};

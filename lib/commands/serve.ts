@@ -50,6 +50,7 @@ export async function startServe(o: CliOptions, io: Io): Promise<ServeSession | 
   const opened = Board.open(eopts);
   if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
   const board = opened.value;
+  if (board.problems.length) printDiagnostics(io, board.problems);
   const data = new PageData(board, thresholds.value, scoreGroundTruth);
   const cliArgs = ['-f', board.pipelineFile, '--root', board.rootDir, ...o.sets.flatMap((s) => ['--set', s]), ...(o.checksum ? ['--checksum'] : [])];
   let server: ServeServer | undefined;
@@ -72,15 +73,16 @@ export async function startServe(o: CliOptions, io: Io): Promise<ServeSession | 
     for (const c of changes) if (c.cell?.s !== 'running') progress.delete(`${c.rec}\n${c.stage}`);
     if (changes.length) srv.broadcast('cells', changes);
   };
-  const watcher = new RecordsWatcher(
+  const rescan = (pipelineChanged: boolean) => {
+    const r = board.rescan(pipelineChanged);
+    if (!r.ok) { io.err(`warning: ${r.diagnostics.map((d) => d.message).join('; ')}; the page keeps the last good pipeline\n`); return; }
+    if (r.value) { if (board.problems.length) printDiagnostics(io, board.problems); watcher.sync(); srv.broadcast('board', board.snapshot()); }
+  };
+  const watcher: RecordsWatcher = new RecordsWatcher(
     { root: board.rootDir, pipelineFile: board.pipelineFile, recordings: () => board.recordings, jobsOf: (r) => board.jobsOf(r) },
     {
       changed,
-      rescan: (pipelineChanged) => {
-        const r = board.rescan(pipelineChanged);
-        if (!r.ok) { io.err(`warning: ${r.diagnostics.map((d) => d.message).join('; ')}; the page keeps the last good pipeline\n`); return; }
-        if (r.value) { watcher.sync(); srv.broadcast('board', board.snapshot()); }
-      },
+      rescan: (pipelineChanged) => rescan(pipelineChanged),
     },
     rescanMs,
   );
@@ -103,7 +105,8 @@ export async function startServe(o: CliOptions, io: Io): Promise<ServeSession | 
         progress.set(key, { at: now, payload });
         srv.broadcast('progress', payload);
       } else if (e.type === 'job-started' || e.type === 'job-finished') {
-        changed([e.job.recording.name]);
+        if (board.recording(e.job.recording.name)) changed([e.job.recording.name]);
+        else rescan(false);
       }
     },
     async close() {

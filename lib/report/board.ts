@@ -12,7 +12,7 @@ import type { Recording } from '../engine/recordings.js';
 import { readState, type JobRecord } from '../engine/record.js';
 import { describeReason } from '../engine/reason.js';
 import { isAlive } from '../base/processInfo.js';
-import { fail, type Diagnostic, type Result } from '../base/diagnostic.js';
+import type { Diagnostic, Result } from '../base/diagnostic.js';
 
 export type CellState = 'done' | 'stale' | 'failed' | 'running' | 'blocked';
 
@@ -55,10 +55,14 @@ export class Board {
   private plans = new Map<string, RecordingPlan>();
   private rows = new Map<string, BoardRecording>();
   private root = '';
+  /** Recordings left off the board because their jobs cannot be built (as `status` reports them). */
+  problems: Diagnostic[] = [];
+  /** Names of the recordings discovery found last, to tell whether a rescan found others. */
+  private found = '';
 
   private constructor(private opts: PlannerOptions) {}
 
-  /** Load the pipeline, find the recordings and plan each; a recording whose jobs cannot be built is a diagnostic. */
+  /** Load the pipeline, find the recordings and plan each; a recording whose jobs cannot be built is left off, with its diagnostics in `problems`. */
   static open(opts: PlannerOptions): Result<Board> {
     const b = new Board(opts);
     const r = b.load();
@@ -77,9 +81,10 @@ export class Board {
       const rp = planner.jobsOf(rec);
       if (rp.ok) plans.set(rec.name, rp.value); else diags.push(...rp.diagnostics);
     }
-    if (diags.length) return fail(...diags);
+    this.problems = diags;
+    this.found = found.value.map((r) => r.name).join('\n');
     this.planner = planner;
-    this.list = found.value;
+    this.list = found.value.filter((r) => plans.has(r.name));
     this.plans = plans;
     this.root = this.opts.root ? path.resolve(this.opts.cwd, this.opts.root) : planner.pipeline.recordings.root;
     this.stages = planner.stages.map((s) => s.name);
@@ -96,7 +101,7 @@ export class Board {
     if (!pipelineChanged) {
       const found = this.planner.discover();
       if (!found.ok) return found;
-      if (found.value.map((r) => r.name).join('\n') === this.list.map((r) => r.name).join('\n')) return { ok: true, value: false };
+      if (found.value.map((r) => r.name).join('\n') === this.found) return { ok: true, value: false };
     }
     const r = this.load();
     return r.ok ? { ok: true, value: true } : r;

@@ -1,8 +1,8 @@
 /**
  * Noticing what other processes do (a run in another terminal, a watch, a SLURM job writing its
  * record): one `fs.watch` per folder that holds a recording's records or declared outputs, so a
- * record written, a log's job finishing or an output deleted is seen at once, and the root itself
- * for recordings that appear. A change plans that one recording again; nothing polls, except a
+ * record written, a log's job finishing or an output deleted is seen at once, and the root and the
+ * folders between it and the recordings, for recordings that appear. A change plans that one recording again; nothing polls, except a
  * slow rescan for recordings (network mounts do not report other machines' writes).
  *
  *   event in a folder ──▶ its recording marked dirty ──(gathered for gatherMs)──▶ plan it ──▶ changed cells
@@ -28,7 +28,7 @@ export interface RecordsWatcherHooks {
 }
 
 /** Events come in bursts (a rename, then a write): one look per burst. */
-const gatherMs = 60;
+const gatherMs = 30;
 const reloadMs = 500;
 
 export class RecordsWatcher {
@@ -40,6 +40,8 @@ export class RecordsWatcher {
   private reloadTimer: NodeJS.Timeout | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The root and the folders between it and the recordings. */
+  private ancestors = new Set<string>();
 
   constructor(private target: WatchTarget, private hooks: RecordsWatcherHooks, private rescanMs: number) {}
 
@@ -56,9 +58,13 @@ export class RecordsWatcher {
     const add = (dir: string, name: string) => { if (!wanted.has(dir)) wanted.set(dir, new Set()); wanted.get(dir)!.add(name); };
     add(this.target.root, '');
     add(path.dirname(this.target.pipelineFile), '');
+    const ancestors = new Set<string>([this.target.root]);
     for (const rec of this.target.recordings()) {
       for (const dir of this.foldersOf(rec)) add(dir, rec.name);
+      // The folders between the root and a recording: a new session inside an animal's folder appears there.
+      for (let d = path.dirname(rec.dir); d.startsWith(this.target.root) && d !== this.target.root; d = path.dirname(d)) { ancestors.add(d); add(d, ''); }
     }
+    this.ancestors = ancestors;
     for (const [dir, w] of this.watchers) if (!wanted.has(dir)) { w.close(); this.watchers.delete(dir); }
     this.owners = wanted;
     for (const dir of wanted.keys()) if (!this.watchers.has(dir)) this.watch(dir);
@@ -93,7 +99,7 @@ export class RecordsWatcher {
     if (this.closed) return;
     const names = this.owners.get(dir);
     const isPipeline = dir === path.dirname(this.target.pipelineFile) && file === path.basename(this.target.pipelineFile);
-    if (dir === this.target.root || isPipeline) this.reloadSoon(isPipeline);
+    if (this.ancestors.has(dir) || isPipeline) this.reloadSoon(isPipeline);
     if (!names) return;
     for (const n of names) if (n) this.dirty.add(n);
     if (this.dirty.size && !this.timer) this.timer = setTimeout(() => this.flush(), gatherMs);

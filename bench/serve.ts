@@ -1,0 +1,137 @@
+/**
+ * `node dist/bench/serve.js [RECORDINGS]`: `ephys-make serve` on RECORDINGS (default 1,000)
+ * processed recordings x 8 stages, in Debian's chromium, measuring
+ *   - first paint: from asking for the page to the whole grid drawn (target < 2 s), against
+ *     `ephys-make status` printing the same board in the same run (the baseline);
+ *   - an update of one job: from another process writing a job's `running` record to its cell
+ *     changing colour in the browser, 10 trials (target < 100 ms);
+ *   - the server's CPU while idle with the page open, from /proc/PID/stat over 65 s, so one
+ *     rescan for new recordings falls inside (target < 2% of a core).
+ * Stages are the test suite's fake stage; outputs exist from the start and are adopted.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..', '..');
+const bin = path.join(repoRoot, 'bin', 'ephys-make.js');
+const fakeStage = path.join(repoRoot, 'test', 'fixtures', 'fake-stage.mjs');
+const recordings = Number(process.argv[2] ?? 1000);
+const stages = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+const idleSeconds = 65;
+const trials = 10;
+const ticksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function makeLab(dir: string): string {
+  const root = path.join(dir, 'data');
+  let yaml = `version: 1\nrecordings:\n  root: ./data\n  match: "**/*.ap.bin"\n  layout: none\nstages:\n`;
+  stages.forEach((s, i) => {
+    const input = i === 0 ? '{marker}' : `{output}/${stages[i - 1]}.out`;
+    const argv = ['node', fakeStage, '--wait-for', '{root}/../go', '--in', input, '--out', `{output}/${s}.out`];
+    yaml += `  ${s}:\n    run: command\n    command: ${JSON.stringify(argv)}\n    inputs: ["${input}"]\n    outputs: ["{output}/${s}.out"]\n`;
+  });
+  fs.writeFileSync(path.join(dir, 'pipeline.yaml'), yaml);
+  const old = Date.now() / 1000 - 3600;
+  for (let i = 0; i < recordings; i++) {
+    const rec = path.join(root, `mouse${String(i % 40).padStart(2, '0')}`, `session${String(i).padStart(4, '0')}_g0`);
+    fs.mkdirSync(rec, { recursive: true });
+    fs.writeFileSync(path.join(rec, 'probe.ap.bin'), `raw ${i}\n`);
+    fs.utimesSync(path.join(rec, 'probe.ap.bin'), old, old);
+    for (const s of stages) {
+      fs.writeFileSync(path.join(rec, `${s}.out`), `${s}\n`);
+      fs.utimesSync(path.join(rec, `${s}.out`), old + 60, old + 60);
+    }
+  }
+  return root;
+}
+
+function cpuTicks(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ephys-make-bench-serve-'));
+  const env = { ...process.env, EPHYS_MAKE_POOL_DIR: path.join(dir, 'pools'), NO_COLOR: '1' };
+  let serve: ReturnType<typeof spawn> | undefined;
+  let browser: any;
+  try {
+    const root = makeLab(dir);
+    fs.writeFileSync(path.join(dir, 'go'), '');
+    const adopt = spawnSync(process.execPath, [bin, 'all'], { cwd: dir, env, encoding: 'utf8' });
+    if (adopt.status !== 0) throw new Error(`adoption failed:\n${adopt.stdout}${adopt.stderr}`);
+    fs.rmSync(path.join(dir, 'go'));
+    console.log(`${recordings} recordings x ${stages.length} stages, all up to date (records adopted)`);
+
+    const t0 = performance.now();
+    const status = spawnSync(process.execPath, [bin, 'status'], { cwd: dir, env, encoding: 'utf8', maxBuffer: 1 << 28 });
+    const statusSeconds = (performance.now() - t0) / 1000;
+    console.log(`baseline: ephys-make status ${statusSeconds.toFixed(2)} s (${status.stdout.trim().split('\n').pop()})`);
+
+    serve = spawn(process.execPath, [bin, 'serve', '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    serve.stdout!.on('data', (d) => { out += d; });
+    serve.stderr!.on('data', (d) => { out += d; });
+    const t1 = performance.now();
+    while (!/open (http\S+)/.test(out)) { if (serve.exitCode !== null) throw new Error(out); await sleep(10); }
+    const url = /open (http\S+)/.exec(out)![1];
+    console.log(`serve ready (board planned, listening) in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
+
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: process.env.EPHYS_MAKE_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    const paints: number[] = [];
+    let page: any;
+    for (let k = 0; k < 3; k++) {
+      page?.close();
+      page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const t = performance.now();
+      await page.goto(url);
+      await page.waitForSelector(`#c${recordings - 1}_${stages.length - 1}`, { state: 'attached', timeout: 60_000 });
+      await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+      paints.push((performance.now() - t) / 1000);
+    }
+    const paint = median(paints);
+    console.log(`first paint, whole grid of ${recordings * stages.length} cells: median ${paint.toFixed(2)} s of 3 (${paints.map((p) => p.toFixed(2)).join(', ')}); ${(paint / statusSeconds).toFixed(2)}x status (target < 2 s)  ${paint < 2 ? 'ok' : 'OVER TARGET'}`);
+
+    // The browser notes when each cell turns running; the record's mtime says when it was written.
+    await page.evaluate(`window.seen = {}; new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes) if (n.classList && n.classList.contains('running')) window.seen[n.id] = performance.timeOrigin + performance.now(); }).observe(document.getElementById('grid'), { childList: true, subtree: true })`);
+    const latencies: number[] = [];
+    for (let k = 0; k < trials; k++) {
+      const i = Math.floor(((k + 0.5) * recordings) / trials);
+      const name = `mouse${String(i % 40).padStart(2, '0')}/session${String(i).padStart(4, '0')}_g0`;
+      const run = spawn(process.execPath, [bin, 'h', '--force', 'h', '--dir', path.join(root, name)], { cwd: dir, env, stdio: 'ignore' });
+      const cellId = `c${i}_${stages.length - 1}`;
+      let seenAt: number | undefined;
+      const deadline = Date.now() + 30_000;
+      while (seenAt === undefined && Date.now() < deadline) { seenAt = await page.evaluate(`window.seen[${JSON.stringify(cellId)}]`); if (seenAt === undefined) await sleep(20); }
+      const state = path.join(root, name, '.ephys-make', 'state.json');
+      const writtenAt = Number(fs.statSync(state, { bigint: true }).mtimeNs / 1_000_000n);
+      if (seenAt === undefined) throw new Error(`${name} never showed as running`);
+      latencies.push(seenAt - writtenAt);
+      fs.writeFileSync(path.join(dir, 'go'), '');
+      await new Promise((r) => run.on('close', r));
+      fs.rmSync(path.join(dir, 'go'));
+    }
+    const worst = Math.max(...latencies);
+    console.log(`update of one job (record written -> cell redrawn): median ${median(latencies).toFixed(0)} ms, max ${worst.toFixed(0)} ms over ${trials} (target < 100 ms)  ${worst < 100 ? 'ok' : 'OVER TARGET'}`);
+
+    await sleep(2000);
+    const before = cpuTicks(serve.pid!);
+    await sleep(idleSeconds * 1000);
+    const idle = ((cpuTicks(serve.pid!) - before) / ticksPerSecond / idleSeconds) * 100;
+    console.log(`server idle with the page open: ${idle.toFixed(2)}% of a core over ${idleSeconds} s (target < 2%)  ${idle < 2 ? 'ok' : 'OVER TARGET'}`);
+  } finally {
+    await browser?.close();
+    if (serve) { serve.kill('SIGTERM'); await new Promise((r) => serve!.on('close', r)); }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => { console.error(err); process.exitCode = 1; });
