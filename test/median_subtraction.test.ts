@@ -8,6 +8,7 @@ import { StageError, type BuiltinContext } from '../lib/builtin/stage.js';
 import { stage } from '../stages/median_subtraction/index.js';
 import { planChannels, type ProbeValues } from '../stages/median_subtraction/channelPlan.js';
 import { medianSubtractFile } from '../stages/median_subtraction/streamMedian.js';
+import { buildKernel, instantiateKernel } from '../stages/median_subtraction/kernel.js';
 import { referenceMedianSubtraction } from './medianReference.js';
 
 const hostPath = path.join(repoRoot, 'dist', 'lib', 'builtin', 'host.js');
@@ -91,7 +92,37 @@ for (const [C, maxChannel, unitScaling] of [[384, 384, true], [384, 331, false],
   }, 60_000));
 }
 
-test('output does not depend on chunk size or worker count', timed(async () => {
+test('the WebAssembly kernel validates and computes the program\'s arithmetic for every plan shape, in place', timed(() => {
+  const rand = rng(17);
+  // Channel counts below, at and above 384, not multiples of 8 or 24; all, some or no channels usable.
+  const shapes: Array<[number, number, boolean, number]> = [
+    [384, 384, true, 0.9], [384, 384, false, 0.5], [384, 23, true, 1], [385, 385, false, 0.9], [1, 1, true, 1],
+    [24, 24, false, 0.5], [50, 50, true, 0], [100, 77, false, 0.3], [400, 400, true, 1], [384, 200, false, 0.05],
+  ];
+  for (const [C, maxChannel, unitScaling, usable] of shapes) {
+    const probe = { ...randomProbe(rand, C, maxChannel, unitScaling), mask: Array.from({ length: C }, () => rand() < usable) };
+    const plan = planChannels(probe);
+    const rows = 300;
+    const pages = Math.ceil((plan.constants.length + rows * (C * 2 + 48) + 4096) / 65536);
+    const bytes = buildKernel(plan, pages);
+    assert.ok(WebAssembly.validate(bytes), `${C} channels: the kernel does not validate`);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    new Uint8Array(memory.buffer).set(plan.constants);
+    const rowPtr = plan.constants.length + 3; // rows need no alignment
+    const residualPtr = rowPtr + rows * C * 2 + 128;
+    const x = Int16Array.from({ length: rows * C }, () => Math.floor(rand() * 65536) - 32768);
+    new Uint8Array(memory.buffer, rowPtr, x.byteLength).set(new Uint8Array(x.buffer));
+    const run = instantiateKernel(new WebAssembly.Module(bytes), memory);
+    run(100, rowPtr, residualPtr); // in two calls, as the workers do
+    run(rows - 100, rowPtr + 100 * C * 2, residualPtr + 100 * 48);
+    const expected = referenceMedianSubtraction(x, probe);
+    const view = (at: number, n: number) => new Int16Array(memory.buffer.slice(at, at + n * 2));
+    assertSameInt16(view(rowPtr, rows * C), expected.out, `${C} channels, max ${maxChannel}: output`);
+    assertSameInt16(view(residualPtr, rows * 24), expected.residuals, `${C} channels, max ${maxChannel}: residuals`);
+  }
+}, 60_000));
+
+test('output does not depend on chunk size, worker count or reads and writes in flight', timed(async () => {
   const dir = tempDir();
   const rand = rng(99);
   const C = 384, samples = 5000;
@@ -99,10 +130,10 @@ test('output does not depend on chunk size or worker count', timed(async () => {
   const plan = planChannels(randomProbe(rand, C, 370, false));
   const ap = writeInt16(path.join(dir, 'ap.dat'), x);
   const outputs: Buffer[] = [];
-  for (const [chunkBytes, workers] of [[8 << 20, 2], [768 * 7, 1], [768 * 333, 3], [768, 2]]) {
+  for (const [chunkBytes, workers, maxReads, maxWrites] of [[8 << 20, 2, 2, 3], [768 * 7, 1, 1, 1], [768 * 333, 3, 3, 1], [768, 2, 1, 4], [768 * 16 * 3, 2, 2, 2]]) {
     const out = path.join(dir, `out-${chunkBytes}-${workers}.dat`);
     const res = path.join(dir, `res-${chunkBytes}-${workers}.dat`);
-    const r = await medianSubtractFile({ inputPath: ap, outputPath: out, residualPath: res, plan, chunkBytes, workers });
+    const r = await medianSubtractFile({ inputPath: ap, outputPath: out, residualPath: res, plan, chunkBytes, workers, maxReads, maxWrites });
     assert.is(r.samples, samples);
     outputs.push(Buffer.concat([fs.readFileSync(out), fs.readFileSync(res)]));
   }
@@ -239,6 +270,19 @@ test('stopping the job removes the partial outputs', timed(async () => {
   assert.instance(err, StageError);
   assert.match(err.message, 'stopped');
   assert.equal(fs.readdirSync(dir), ['continuous.dat']);
+}, 60_000));
+
+test('an input that shrinks while it is read fails the run naming the file, with reads and writes in flight, and leaves nothing', timed(async () => {
+  const dir = tempDir();
+  const C = 384, samples = 40_000;
+  const ap = writeInt16(path.join(dir, 'continuous.dat'), new Int16Array(samples * C).fill(7));
+  const plan = planChannels(randomProbe(rng(4), C, C, true));
+  const run = medianSubtractFile({ inputPath: ap, outputPath: path.join(dir, 'out', 'ms.dat'), residualPath: path.join(dir, 'out', 'residuals.dat'), plan, chunkBytes: 768 * 512 });
+  fs.truncateSync(ap, samples * C); // half the file, while the first reads are under way
+  const err = await run.catch((e) => e);
+  assert.instance(err, Error);
+  assert.is(err.message, `${ap}: file ended early (was it truncated while being read?)`);
+  assert.equal(fs.readdirSync(path.join(dir, 'out')), []);
 }, 60_000));
 
 test('runs in the built-in host like the Allen module: output JSON, and exit 1 with the file named on error', timed(() => {

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin/stage.js';
 import { planChannels, type ProbeValues } from './channelPlan.js';
 import { estimateOffsets } from './offsets.js';
-import { medianSubtractFile, StreamAborted } from './streamMedian.js';
+import { medianSubtractFile, StreamAborted, StreamIoError } from './streamMedian.js';
 
 export const version = '2';
 
@@ -158,6 +158,7 @@ export const stage: BuiltinStage = {
       });
     } catch (err) {
       if (err instanceof StreamAborted) fail(`median subtraction of ${apFile} stopped before it finished; nothing was written`);
+      if (err instanceof StreamIoError) fail(`median subtraction of ${apFile} failed, nothing was written: ${err.message}`);
       throw err;
     }
     ctx.log(`median subtraction of ${sizeBytes} bytes on ${result.workers} workers: ${secondsSince(streamStarted).toFixed(2)} s, of which ${result.commitSeconds.toFixed(2)} s making the output durable (fsync)`);

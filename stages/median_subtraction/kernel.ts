@@ -1,59 +1,36 @@
 /**
- * Generates the WebAssembly SIMD kernel that median-subtracts a block of samples held in its
- * memory. A plain JavaScript loop ranks about 0.2 GB/s per core here (one branchy sort per group
- * per sample); the kernel ranks eight groups per instruction without branches, which is what it
- * takes to keep up with a file copy on two cores.
+ * Generates the WebAssembly SIMD kernel that median-subtracts rows of samples in place. A plain
+ * JavaScript loop ranks about 0.2 GB/s per core here (one branchy sort per group per sample); the
+ * kernel ranks eight groups per instruction without branches, several GB/s per core once V8 has
+ * optimised it, so that reading and writing the file, not the arithmetic, set the pace.
  *
- * Memory: [constants | input rows | output rows | residual rows], each row of the input and output
- * `2 * numChannels` bytes, each residual row 24 int16 values. Rows need no alignment.
+ * The module imports a shared memory (`env.memory`) so that every worker thread runs it over the
+ * same buffers; the plan's constants sit at address 0. `run(rows, rowPtr, residualPtr)` rewrites
+ * `rows` rows of `2 * numChannels` bytes from rowPtr and writes 24 int16 residuals per row from
+ * residualPtr. Rows need no alignment.
+ *
+ * In place works because a row's group values are all loaded before any of its blocks is
+ * stored, and a block store that runs past the row's end (channel counts that are not a
+ * multiple of 8) writes the next row's first values back unchanged: those lanes have offset 0
+ * and mask or scaling 0.
  */
 import { constantLayout, groupCount, type ChannelPlan } from './channelPlan.js';
 import { selectionNetwork } from './selectionNetwork.js';
-import { valueType, wasmPageBytes } from '../../lib/base/wasm.js';
+import { valueType } from '../../lib/base/wasm.js';
 import { FunctionBody, encodeModule, simd } from './wasmWriter.js';
 
-export interface KernelLayout {
-  maxSamples: number;
-  rowBytes: number;
-  inBase: number;
-  outBase: number;
-  residualBase: number;
-  residualRowBytes: number;
-  memoryPages: number;
-}
-
-export interface Kernel {
-  bytes: Uint8Array;
-  layout: KernelLayout;
-}
-
-// Vector loads of a row's last group triples and stores of its last block reach a little past
-// the row; the slack keeps that inside the region (the extra lanes are masked or overwritten).
-const slackBytes = 128;
-/** Buffer address, file offset and length alignment that O_DIRECT needs on common file systems. */
-export const directAlignment = 4096;
+/** Bytes a run may read or write past its last row (vector loads and stores near the row's end). */
+export const kernelSlackBytes = 128;
 
 /** 2^31 in each f32 lane: products at or beyond it in magnitude do not fit an int. */
 const intRangeLimit = new Uint8Array(new Float32Array(4).fill(2 ** 31).buffer);
 
-function align(n: number, to: number): number {
-  return Math.ceil(n / to) * to;
-}
+export type KernelRun = (rows: number, rowPtr: number, residualPtr: number) => void;
 
-export function kernelLayout(plan: ChannelPlan, maxSamples: number): KernelLayout {
+/** The module bytes for this plan, over a shared memory of at most `memoryPages` pages. */
+export function buildKernel(plan: ChannelPlan, memoryPages: number): Uint8Array<ArrayBuffer> {
   const rowBytes = plan.numChannels * 2;
   const residualRowBytes = groupCount * 2;
-  // 4 KiB alignment lets the input be read and the output written with O_DIRECT.
-  const inBase = align(plan.constants.length, directAlignment);
-  const outBase = align(inBase + maxSamples * rowBytes + slackBytes, directAlignment);
-  const residualBase = align(outBase + maxSamples * rowBytes + slackBytes, directAlignment);
-  const end = residualBase + maxSamples * residualRowBytes;
-  return { maxSamples, rowBytes, inBase, outBase, residualBase, residualRowBytes, memoryPages: Math.ceil(end / wasmPageBytes) };
-}
-
-/** Builds the module exporting `memory` and `run(sampleCount)`, processing rows from offset 0. */
-export function buildKernel(plan: ChannelPlan, maxSamples: number): Kernel {
-  const layout = kernelLayout(plan, maxSamples);
   const consts = constantLayout(plan.slots, plan.blocks, plan.unitScaling);
   const network = selectionNetwork(plan.slots, plan.rank);
 
@@ -71,7 +48,7 @@ export function buildKernel(plan: ChannelPlan, maxSamples: number): Kernel {
 
   for (let t = 0; t < 3; t++) {
     for (let j = 0; j < plan.slots; j++) {
-      f.localGet(row).v128Load(layout.inBase + (groupCount * j + 8 * t) * 2);
+      f.localGet(row).v128Load((groupCount * j + 8 * t) * 2);
       loadConst(consts.groupOffset(t, j)).op(simd.i16x8Sub);
       loadConst(consts.groupSentinel(t, j));
       loadConst(consts.groupKeep(t, j));
@@ -89,14 +66,14 @@ export function buildKernel(plan: ChannelPlan, maxSamples: number): Kernel {
         f.localGet(a).localGet(b).op(simd.i16x8MaxS).localSet(b);
       }
     }
-    f.localGet(residualRow).localGet(slot(plan.rank)).v128Store(layout.residualBase + 16 * t);
+    f.localGet(residualRow).localGet(slot(plan.rank)).v128Store(16 * t);
     f.localGet(slot(plan.rank)).localSet(residual(t));
   }
 
   // Channel block b covers channels 8b..8b+7 of the row, whose groups are 8(b%3)..8(b%3)+7.
   for (let b = 0; b < plan.blocks; b++) {
     f.localGet(row);
-    f.localGet(row).v128Load(layout.inBase + 16 * b);
+    f.localGet(row).v128Load(16 * b);
     loadConst(consts.blockOffset(b)).op(simd.i16x8Sub);
     const r = residual(b % 3);
     if (plan.unitScaling) {
@@ -113,35 +90,33 @@ export function buildKernel(plan: ChannelPlan, maxSamples: number): Kernel {
       }
       f.shuffle([0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29]);
     }
-    f.op(simd.i16x8Sub).v128Store(layout.outBase + 16 * b);
+    f.op(simd.i16x8Sub).v128Store(16 * b);
   }
 
-  f.localGet(row).i32Const(layout.rowBytes).i32Add().localSet(row);
-  f.localGet(residualRow).i32Const(layout.residualRowBytes).i32Add().localSet(residualRow);
+  f.localGet(row).i32Const(rowBytes).i32Add().localSet(row);
+  f.localGet(residualRow).i32Const(residualRowBytes).i32Add().localSet(residualRow);
   f.localGet(count).i32Const(1).i32Sub().localSet(count);
   f.br(0).end().end();
 
-  const bytes = encodeModule({
+  return encodeModule({
     exportName: 'run',
-    params: [valueType.i32],
-    locals: [[2, valueType.i32], [plan.slots + 5, valueType.v128]],
+    params: [valueType.i32, valueType.i32, valueType.i32],
+    locals: [[plan.slots + 5, valueType.v128]],
     body: f,
-    memoryPages: layout.memoryPages,
+    memoryPages,
   });
-  return { bytes, layout };
 }
 
-/** An instantiated kernel with the plan's constants copied in. */
-export interface KernelInstance {
-  memory: WebAssembly.Memory;
-  run(sampleCount: number): void;
-  layout: KernelLayout;
+/** Compiles the plan's kernel. An engine without WebAssembly SIMD cannot run this stage. */
+export function compileKernel(plan: ChannelPlan, memoryPages: number): WebAssembly.Module {
+  try {
+    return new WebAssembly.Module(buildKernel(plan, memoryPages));
+  } catch (err) {
+    throw new Error(`internal error: this JavaScript engine rejected the median kernel (WebAssembly SIMD is required): ${(err as Error).message}`);
+  }
 }
 
-export function instantiateKernel(module: WebAssembly.Module, layout: KernelLayout, constants: Uint8Array): KernelInstance {
-  const instance = new WebAssembly.Instance(module, {});
-  const memory = instance.exports.memory as WebAssembly.Memory;
-  new Uint8Array(memory.buffer, 0, constants.length).set(constants);
-  const run = instance.exports.run as (n: number) => void;
-  return { memory, run, layout };
+export function instantiateKernel(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelRun {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return instance.exports.run as KernelRun;
 }

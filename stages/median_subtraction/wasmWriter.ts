@@ -1,5 +1,5 @@
 /**
- * The median kernel's module shape (one exported function, one exported memory) and the
+ * The median kernel's module shape (one exported function over an imported shared memory) and the
  * instructions it emits, over the shared byte encoding of lib/base/wasm.ts.
  *
  * The median kernel is straight-line SIMD code whose shape depends on the channel layout (how
@@ -69,17 +69,21 @@ export interface ModuleSpec {
   /** Extra locals after the parameters, as [count, type] runs. */
   locals: Array<[number, number]>;
   body: FunctionBody;
+  /** The imported memory's maximum size in 64 KiB pages. */
   memoryPages: number;
 }
 
-/** A module with one memory (exported as `memory`) and one function taking `params`, returning nothing. */
-export function encodeModule(spec: ModuleSpec): Uint8Array {
+/**
+ * A module importing a shared memory as `env.memory` and exporting one function taking
+ * `params`, returning nothing.
+ */
+export function encodeModule(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
   const typeSec = section(1, [1, 0x60, ...unsignedLeb(spec.params.length), ...spec.params, 0]);
+  const importSec = section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x03, ...unsignedLeb(1), ...unsignedLeb(spec.memoryPages)]);
   const funcSec = section(3, [1, 0]);
-  const memSec = section(5, [1, 0, ...unsignedLeb(spec.memoryPages)]);
-  const exportSec = section(7, [2, ...name(spec.exportName), 0x00, 0, ...name('memory'), 0x02, 0]);
+  const exportSec = section(7, [1, ...name(spec.exportName), 0x00, 0]);
   const localDecl = [...unsignedLeb(spec.locals.length), ...spec.locals.flatMap(([n, t]) => [...unsignedLeb(n), t])];
   const fn = [...localDecl, ...spec.body.code, 0x0b];
   const codeSec = section(10, [1, ...unsignedLeb(fn.length), ...fn]);
-  return assembleModule([typeSec, funcSec, memSec, exportSec, codeSec]);
+  return assembleModule([typeSec, importSec, funcSec, exportSec, codeSec]);
 }
