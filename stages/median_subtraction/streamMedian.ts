@@ -101,6 +101,11 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
   const outputFile = new PartialFile(opts.outputPath);
   const workers: Worker[] = [];
   let io: Io | undefined;
+  let residualsCommitted = false;
+  const closeFiles = () => {
+    if (io) closeIo(io);
+    io = undefined;
+  };
   try {
     if (chunks.length > 0) {
       // Slots: one per worker computing, per read and per write in flight, no more than chunks.
@@ -119,18 +124,20 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
       await runPipeline({ chunks, slots, workers, memory, io, rowBytes, maxReads, maxWrites, totalBytes, opts });
     }
     await stopWorkers(workers);
-    closeIo(io);
+    const directWrites = io?.output.isDirect ?? false;
+    closeFiles();
     const commitStarted = process.hrtime.bigint();
     // A full disk may only show here, when buffered data reaches it. The output goes last: when
     // it replaces the AP file, a failure before its rename leaves the recording as it was.
     try { residualFile.commit(); } catch (err) { onFile(opts.residualPath)(err as Error); }
+    residualsCommitted = true;
     try { outputFile.commit(); } catch (err) { onFile(opts.outputPath)(err as Error); }
     const commitSeconds = Number(process.hrtime.bigint() - commitStarted) / 1e9;
-    return { samples, chunks: chunks.length, workers: chunks.length ? workerCount : 0, kernel: 'wasm-simd', directWrites: io?.output.isDirect ?? false, commitSeconds };
+    return { samples, chunks: chunks.length, workers: chunks.length ? workerCount : 0, kernel: 'wasm-simd', directWrites, commitSeconds };
   } catch (err) {
     await stopWorkers(workers);
-    closeIo(io);
-    residualFile.abort();
+    closeFiles();
+    if (!residualsCommitted) residualFile.abort();
     outputFile.abort();
     throw err;
   }
