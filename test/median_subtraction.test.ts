@@ -272,16 +272,15 @@ test('stopping the job removes the partial outputs', timed(async () => {
   assert.equal(fs.readdirSync(dir), ['continuous.dat']);
 }, 60_000));
 
-test('an input that shrinks while it is read fails the run naming the file, with reads and writes in flight, and leaves nothing', timed(async () => {
+test('an input that shrinks while it is read is a StageError naming it, with reads and writes in flight, and leaves nothing', timed(async () => {
   const dir = tempDir();
   const C = 384, samples = 40_000;
   const ap = writeInt16(path.join(dir, 'continuous.dat'), new Int16Array(samples * C).fill(7));
-  const plan = planChannels(randomProbe(rng(4), C, C, true));
-  const run = medianSubtractFile({ inputPath: ap, outputPath: path.join(dir, 'out', 'ms.dat'), residualPath: path.join(dir, 'out', 'residuals.dat'), plan, chunkBytes: 768 * 512 });
+  const run = stage.run({ ephys_params: { ap_band_file: ap, num_channels: C, reference_channels: [] }, median_subtraction_params: { output_file: path.join(dir, 'out', 'ms.dat') } }, quietContext());
   fs.truncateSync(ap, samples * C); // half the file, while the first reads are under way
   const err = await run.catch((e) => e);
-  assert.instance(err, Error);
-  assert.is(err.message, `${ap}: file ended early (was it truncated while being read?)`);
+  assert.instance(err, StageError);
+  assert.is(err.message, `median subtraction of ${ap} failed, its output was not written: ${ap}: file ended early (was it truncated while being read?)`);
   assert.equal(fs.readdirSync(path.join(dir, 'out')), []);
 }, 60_000));
 

@@ -158,7 +158,7 @@ export const stage: BuiltinStage = {
       });
     } catch (err) {
       if (err instanceof StreamAborted) fail(`median subtraction of ${apFile} stopped before it finished; nothing was written`);
-      if (err instanceof StreamIoError) fail(`median subtraction of ${apFile} failed, nothing was written: ${err.message}`);
+      if (err instanceof StreamIoError) fail(`median subtraction of ${apFile} failed, its output was not written: ${err.message}`);
       throw err;
     }
     ctx.log(`median subtraction of ${sizeBytes} bytes on ${result.workers} workers: ${secondsSince(streamStarted).toFixed(2)} s, of which ${result.commitSeconds.toFixed(2)} s making the output durable (fsync)`);
@@ -175,6 +175,7 @@ export const stage: BuiltinStage = {
       offsets_source: offsetsSource,
       usable_channels_per_group: plan.usablePerGroup,
       kernel: result.kernel,
+      direct_writes: result.directWrites,
       throughput_bytes_per_second: seconds > 0 ? Math.round(sizeBytes / seconds) : null,
       allen_quirks: allenQuirks,
     };

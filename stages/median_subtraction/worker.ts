@@ -19,9 +19,9 @@ export type WorkerReply =
   | { kind: 'failed'; id: number; message: string };
 
 /**
- * V8 first runs WebAssembly with its baseline compiler (about 0.2 GB/s for this kernel) and
- * switches to optimised code (several GB/s) only at the next call once that code is ready, so a
- * chunk is run in pieces rather than in one call.
+ * V8 first runs WebAssembly with its baseline compiler (under 1 GB/s for this kernel) and
+ * switches to optimised code (5-6 GB/s) only at a later call, once that code is compiled: a chunk
+ * is run in pieces so that it can switch part-way rather than at the next chunk.
  */
 const rowsPerCall = 1024;
 
