@@ -2,27 +2,25 @@
  * Streams a recording through the median kernel in bounded memory, reading, computing and
  * writing at the same time so that the disk, not the code, sets the pace.
  *
- * The file is cut into chunks of whole samples. Each slot of one shared WebAssembly memory holds
- * a chunk and goes round
- *
- *   free --read--> read --kernel, in a worker--> computed --write--> free
- *
- * with up to `maxReads` reads and `maxWrites` writes in flight (libuv's thread pool does them)
- * while the workers compute. Only this thread touches files; workers only compute. Outputs go to
- * `.partial` files that are made durable (fsync) and renamed into place when every chunk is
- * written. Chunks are independent, so the result does not depend on chunk size, slot count or
- * how many workers there are.
+ * The file is cut into chunks of whole samples; one shared WebAssembly memory holds a few of
+ * them (a slot per worker computing and per read and write in flight), and pipeline.ts moves
+ * every chunk through read, kernel and write. Only this thread touches files (reads and writes
+ * run on libuv's thread pool); workers only compute. Both outputs are written straight to the
+ * disk where the file system allows it (directWriter.ts) into `.partial` files, made durable
+ * (fsync) and renamed into place when every chunk is written. Chunks are independent, so the
+ * result does not depend on chunk size, slot count or how many workers there are.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PartialFile } from '../../lib/base/atomicFile.js';
 import { wasmPageBytes } from '../../lib/base/wasm.js';
-import { compileKernel, kernelSlackBytes } from './kernel.js';
+import { compileKernel, instantiateKernel, kernelSlackBytes, runChunk } from './kernel.js';
 import { groupCount, type ChannelPlan } from './channelPlan.js';
 import { DirectWriter, directAlignment } from './directWriter.js';
-import { readFully, writeFully } from './positionalIo.js';
-import type { ComputeRequest, WorkerReply, WorkerSetup } from './worker.js';
+import { runPipeline, type Chunk, type Slot } from './pipeline.js';
+import { readFully } from './positionalIo.js';
+import type { WorkerSetup } from './worker.js';
 
 export const defaultChunkBytes = 8 * 1024 * 1024;
 const residualRowBytes = groupCount * 2;
@@ -68,8 +66,6 @@ function onFile(path: string): (err: Error) => never {
   };
 }
 
-interface Chunk { firstSample: number; rows: number }
-
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
@@ -78,12 +74,21 @@ function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
-/** Whole samples per chunk; a multiple of 4 KiB in bytes where possible, for O_DIRECT. */
+/**
+ * Rows whose bytes are a multiple of 4 KiB in both outputs (rowBytes per row in the data, 48 in
+ * the residuals), so that every chunk but the last can be written with O_DIRECT.
+ */
+function directRows(rowBytes: number): number {
+  const rowsFor = (bytes: number) => directAlignment / gcd(bytes, directAlignment);
+  const a = rowsFor(rowBytes), b = rowsFor(residualRowBytes);
+  return (a * b) / gcd(a, b);
+}
+
+/** Whole samples per chunk, rounded down to directRows where the chunk is that big. */
 function chunkRows(rowBytes: number, chunkBytes: number): number {
-  let rows = Math.max(1, Math.floor(chunkBytes / rowBytes));
-  const alignRows = directAlignment / gcd(rowBytes, directAlignment);
-  if (rows >= alignRows) rows -= rows % alignRows;
-  return rows;
+  const rows = Math.max(1, Math.floor(chunkBytes / rowBytes));
+  const align = directRows(rowBytes);
+  return rows >= align ? rows - (rows % align) : rows;
 }
 
 export async function medianSubtractFile(opts: StreamOptions): Promise<StreamResult> {
@@ -94,7 +99,10 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
   const chunks: Chunk[] = [];
   for (let first = 0; first < samples; first += rowsPerChunk) chunks.push({ firstSample: first, rows: Math.min(rowsPerChunk, samples - first) });
   const workerCount = Math.max(1, Math.min(opts.workers ?? Math.min(2, os.availableParallelism()), chunks.length || 1));
-  const maxReads = opts.maxReads ?? 2;
+  // libuv's pool has four threads: one read ahead (from the page cache it takes a millisecond),
+  // and three slots being written, so that one output write waits on the file's lock while
+  // another goes to the disk, which then never idles between two.
+  const maxReads = opts.maxReads ?? 1;
   const maxWrites = opts.maxWrites ?? 3;
 
   const residualFile = new PartialFile(opts.residualPath);
@@ -106,22 +114,46 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
     if (io) closeIo(io);
     io = undefined;
   };
+  let stopListener: (() => void) | undefined;
   try {
     if (chunks.length > 0) {
-      // Slots: one per worker computing, per read and per write in flight, no more than chunks.
       const slotCount = Math.min(chunks.length, workerCount + maxReads + maxWrites);
       const constantsBytes = alignUp(opts.plan.constants.length, directAlignment);
       const slotRowBytes = alignUp(rowsPerChunk * rowBytes + kernelSlackBytes, directAlignment);
       const slotBytes = slotRowBytes + alignUp(rowsPerChunk * residualRowBytes, directAlignment);
       const pages = Math.ceil((constantsBytes + slotCount * slotBytes) / wasmPageBytes);
       const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-      new Uint8Array(memory.buffer).set(opts.plan.constants, 0);
-      const slots = Array.from({ length: slotCount }, (_, i) => ({ rowPtr: constantsBytes + i * slotBytes, residualPtr: constantsBytes + i * slotBytes + slotRowBytes }));
+      const bytes = new Uint8Array(memory.buffer);
+      bytes.set(opts.plan.constants, 0);
+      const slots: Slot[] = Array.from({ length: slotCount }, (_, i) => ({ rowPtr: constantsBytes + i * slotBytes, residualPtr: constantsBytes + i * slotBytes + slotRowBytes }));
 
-      const setup: WorkerSetup = { module: compileKernel(opts.plan, pages), memory, rowBytes, residualRowBytes };
+      const module = compileKernel(opts.plan, pages);
+      const setup: WorkerSetup = { module, memory, rowBytes };
       for (let i = 0; i < workerCount; i++) workers.push(new Worker(new URL('./worker.js', import.meta.url), { workerData: setup }));
-      io = openIo(opts.inputPath, outputFile.tmpPath, residualFile.tmpPath);
-      await runPipeline({ chunks, slots, workers, memory, io, rowBytes, maxReads, maxWrites, totalBytes, opts });
+      const runHere = instantiateKernel(module, memory);
+      const files = openIo(opts.inputPath, outputFile.tmpPath, residualFile.tmpPath);
+      io = files;
+      const stopped = new Promise<Error>((resolve) => {
+        stopListener = () => resolve(new StreamAborted('median subtraction stopped'));
+        if (opts.signal?.aborted) stopListener();
+        else opts.signal?.addEventListener('abort', stopListener, { once: true });
+      });
+      let doneBytes = 0;
+      await runPipeline({
+        chunks, slots, workers, maxReads, maxWrites, stopped,
+        read: (chunk, slot) => readFully(files.input, bytes.subarray(slot.rowPtr, slot.rowPtr + chunk.rows * rowBytes), chunk.firstSample * rowBytes, opts.inputPath)
+          .catch(onFile(opts.inputPath)),
+        // One after the other, so that a slot being written holds one pool thread at a time.
+        write: async (chunk, slot) => {
+          await files.output.write(bytes.subarray(slot.rowPtr, slot.rowPtr + chunk.rows * rowBytes), chunk.firstSample * rowBytes).catch(onFile(opts.outputPath));
+          await files.residuals.write(bytes.subarray(slot.residualPtr, slot.residualPtr + chunk.rows * residualRowBytes), chunk.firstSample * residualRowBytes).catch(onFile(opts.residualPath));
+        },
+        computeHere: (chunk, slot) => runChunk(runHere, chunk.rows, slot.rowPtr, slot.residualPtr, rowBytes),
+        onWritten: (chunk) => {
+          doneBytes += chunk.rows * rowBytes;
+          opts.onProgress?.(doneBytes, totalBytes);
+        },
+      });
     }
     await stopWorkers(workers);
     const directWrites = io?.output.isDirect ?? false;
@@ -140,151 +172,35 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
     if (!residualsCommitted) residualFile.abort();
     outputFile.abort();
     throw err;
+  } finally {
+    if (stopListener) opts.signal?.removeEventListener('abort', stopListener);
   }
 }
 
-interface Io { input: number; output: DirectWriter; residuals: number }
+interface Io { input: number; output: DirectWriter; residuals: DirectWriter }
 
 function openIo(inputPath: string, outputPath: string, residualPath: string): Io {
-  const input = fs.openSync(inputPath, 'r');
+  const opened: Array<{ close(): void }> = [];
   try {
+    const input = fs.openSync(inputPath, 'r');
+    opened.push({ close: () => fs.closeSync(input) });
     const output = new DirectWriter(outputPath);
-    return { input, output, residuals: fs.openSync(residualPath, 'r+') };
+    opened.push(output);
+    const residuals = new DirectWriter(residualPath);
+    return { input, output, residuals };
   } catch (err) {
-    fs.closeSync(input);
+    for (const f of opened) f.close();
     throw err;
   }
 }
 
-function closeIo(io: Io | undefined): void {
-  if (!io) return;
-  for (const fd of [io.input, io.residuals]) {
-    try { fs.closeSync(fd); } catch { /* already closed */ }
-  }
+function closeIo(io: Io): void {
+  try { fs.closeSync(io.input); } catch { /* already closed */ }
   io.output.close();
+  io.residuals.close();
 }
 
 /** Workers hold no files, so terminating them is safe once nothing is being computed. */
 async function stopWorkers(workers: Worker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.terminate()));
-}
-
-interface PipelineInput {
-  chunks: Chunk[];
-  slots: Array<{ rowPtr: number; residualPtr: number }>;
-  workers: Worker[];
-  memory: WebAssembly.Memory;
-  io: Io;
-  rowBytes: number;
-  maxReads: number;
-  maxWrites: number;
-  totalBytes: number;
-  opts: StreamOptions;
-}
-
-/**
- * Moves every chunk through read, compute and write. Resolves when all are written; on an error
- * or abort, stops starting work and rejects once nothing is in flight any more (a file must not
- * be closed under a pending write).
- */
-function runPipeline(p: PipelineInput): Promise<void> {
-  const { chunks, slots, workers, memory, io, rowBytes, opts } = p;
-  const bytes = new Uint8Array(memory.buffer);
-  return new Promise<void>((resolve, reject) => {
-    const freeSlots = slots.map((_, i) => i);
-    const toCompute: number[] = [];
-    const toWrite: number[] = [];
-    const chunkOfSlot = new Array<number>(slots.length).fill(-1);
-    const idleWorkers = [...workers];
-    let nextChunk = 0, reading = 0, computing = 0, writing = 0, written = 0, doneBytes = 0;
-    let failure: Error | undefined, settled = false;
-
-    const finish = () => {
-      settled = true;
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (failure) reject(failure);
-      else resolve();
-    };
-    const fail = (err: Error) => {
-      failure ??= err;
-      pump();
-    };
-    const onAbort = () => fail(new StreamAborted('median subtraction stopped'));
-
-    const startRead = (slot: number) => {
-      const chunk = chunks[nextChunk];
-      chunkOfSlot[slot] = nextChunk++;
-      reading++;
-      const { rowPtr } = slots[slot];
-      readFully(io.input, bytes.subarray(rowPtr, rowPtr + chunk.rows * rowBytes), chunk.firstSample * rowBytes, opts.inputPath)
-        .catch(onFile(opts.inputPath))
-        .then(() => { toCompute.push(slot); }, fail)
-        .finally(() => { reading--; pump(); });
-    };
-    const startCompute = (slot: number, worker: Worker) => {
-      computing++;
-      const { rowPtr, residualPtr } = slots[slot];
-      worker.postMessage({ id: slot, rows: chunks[chunkOfSlot[slot]].rows, rowPtr, residualPtr } satisfies ComputeRequest);
-    };
-    const startWrite = (slot: number) => {
-      const chunk = chunks[chunkOfSlot[slot]];
-      const { rowPtr, residualPtr } = slots[slot];
-      const outBytes = chunk.rows * rowBytes, resBytes = chunk.rows * residualRowBytes;
-      writing++;
-      Promise.all([
-        io.output.write(bytes.subarray(rowPtr, rowPtr + outBytes), chunk.firstSample * rowBytes).catch(onFile(opts.outputPath)),
-        writeFully(io.residuals, bytes.subarray(residualPtr, residualPtr + resBytes), chunk.firstSample * residualRowBytes).catch(onFile(opts.residualPath)),
-      ]).then(() => {
-        written++;
-        doneBytes += outBytes;
-        opts.onProgress?.(doneBytes, p.totalBytes);
-        freeSlots.push(slot);
-      }, fail).finally(() => { writing--; pump(); });
-    };
-
-    // Starts whatever can start; called after every event.
-    function pump(): void {
-      if (settled) return;
-      if (failure) {
-        if (reading + computing + writing === 0) finish();
-        return;
-      }
-      if (written === chunks.length) return finish();
-      while (toWrite.length > 0 && writing < p.maxWrites) startWrite(toWrite.shift()!);
-      while (toCompute.length > 0 && idleWorkers.length > 0) startCompute(toCompute.shift()!, idleWorkers.shift()!);
-      while (freeSlots.length > 0 && nextChunk < chunks.length && reading < p.maxReads) startRead(freeSlots.shift()!);
-    }
-
-    for (const w of workers) {
-      w.on('message', (reply: WorkerReply) => {
-        computing--;
-        idleWorkers.push(w);
-        switch (reply.kind) {
-          case 'computed':
-            toWrite.push(reply.id);
-            break;
-          case 'failed':
-            failure ??= new Error(`internal error: median kernel: ${reply.message}`);
-            break;
-          default: {
-            const never: never = reply;
-            failure ??= new Error(`internal error: unknown worker reply ${JSON.stringify(never)}`);
-          }
-        }
-        pump();
-      });
-      // A worker that dies never answers for its chunk: stop without waiting for the
-      // computations (they touch memory only; reads and writes in flight are still awaited).
-      const died = (err: Error) => {
-        if (settled) return;
-        computing = 0;
-        fail(err);
-      };
-      w.on('error', died);
-      w.on('exit', (code) => died(new Error(`internal error: median worker exited with ${code}`)));
-    }
-    if (opts.signal?.aborted) return onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    pump();
-  });
 }
