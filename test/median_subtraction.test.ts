@@ -130,7 +130,7 @@ test('output does not depend on chunk size, worker count or reads and writes in 
   const plan = planChannels(randomProbe(rand, C, 370, false));
   const ap = writeInt16(path.join(dir, 'ap.dat'), x);
   const outputs: Buffer[] = [];
-  for (const [chunkBytes, workers, maxReads, maxWrites] of [[8 << 20, 2, 2, 3], [768 * 7, 1, 1, 1], [768 * 333, 3, 3, 1], [768, 2, 1, 4], [768 * 16 * 3, 2, 2, 2]]) {
+  for (const [chunkBytes, workers, maxReads, maxWrites] of [[8 << 20, 2, 1, 3], [768 * 7, 1, 1, 1], [768 * 333, 3, 3, 1], [768, 2, 1, 4], [768 * 256 * 3, 2, 2, 2], [768 * 1000, 0, 2, 2]]) {
     const out = path.join(dir, `out-${chunkBytes}-${workers}.dat`);
     const res = path.join(dir, `res-${chunkBytes}-${workers}.dat`);
     const r = await medianSubtractFile({ inputPath: ap, outputPath: out, residualPath: res, plan, chunkBytes, workers, maxReads, maxWrites });

@@ -32,6 +32,7 @@ export interface StreamOptions {
   residualPath: string;
   plan: ChannelPlan;
   chunkBytes?: number;
+  /** Worker threads running the kernel; 0 runs it on this thread only. */
   workers?: number;
   maxReads?: number;
   maxWrites?: number;
@@ -98,7 +99,8 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
   const rowsPerChunk = chunkRows(rowBytes, opts.chunkBytes ?? defaultChunkBytes);
   const chunks: Chunk[] = [];
   for (let first = 0; first < samples; first += rowsPerChunk) chunks.push({ firstSample: first, rows: Math.min(rowsPerChunk, samples - first) });
-  const workerCount = Math.max(1, Math.min(opts.workers ?? Math.min(2, os.availableParallelism()), chunks.length || 1));
+  // 0 workers: this thread computes every chunk (the pipeline does so until a worker is up).
+  const workerCount = Math.max(0, Math.min(opts.workers ?? Math.min(2, os.availableParallelism()), chunks.length));
   // libuv's pool has four threads: one read ahead (from the page cache it takes a millisecond),
   // and three slots being written, so that one output write waits on the file's lock while
   // another goes to the disk, which then never idles between two.
@@ -165,7 +167,7 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
     residualsCommitted = true;
     try { outputFile.commit(); } catch (err) { onFile(opts.outputPath)(err as Error); }
     const commitSeconds = Number(process.hrtime.bigint() - commitStarted) / 1e9;
-    return { samples, chunks: chunks.length, workers: chunks.length ? workerCount : 0, kernel: 'wasm-simd', directWrites, commitSeconds };
+    return { samples, chunks: chunks.length, workers: workerCount, kernel: 'wasm-simd', directWrites, commitSeconds };
   } catch (err) {
     await stopWorkers(workers);
     closeFiles();
