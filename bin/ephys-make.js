@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/lib/cli.js';
+// One bundled file (and chunks loaded on demand) starts faster than hundreds of modules.
+import { main } from '../dist/bundle/cli.js';
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -13,7 +13,7 @@ function lab(temp = false): Lab {
     const j = {
       id: `r:${name}`, stage: { name, temp: temp && name === 'a' } as any, recording: { name: 'r' } as any, stateDir: '/s',
       inputs: ins.map((p) => ({ path: p, optional: false, template: p })), outputs: outs,
-      input: { json: { p: { v: 1 } }, hash: 'h1' } as any, definition: { runner: 'command', module: name, command: [name] },
+      input: { json: { p: { v: 1 } }, hash: 'h1' } as any, inputHash: 'h1', definition: { runner: 'command', module: name, command: [name] },
       deps, consumers: [], consumerStages: 0,
     } as unknown as Job;
     for (const d of deps) d.consumers.push(j);

@@ -13,7 +13,7 @@ export function inputJson(o: CliOptions, io: Io): number {
   if (!found.ok) return printDiagnostics(io, found.diagnostics);
   const jobs: Job[] = [];
   for (const rec of found.value) {
-    const rp = planner.jobsOf(rec);
+    const rp = planner.jobsOf(rec, false);
     if (!rp.ok) return printDiagnostics(io, rp.diagnostics);
     jobs.push(...rp.value.jobs.filter((j) => j.stage.name === o.targets[0]));
   }

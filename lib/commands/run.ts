@@ -1,7 +1,7 @@
 /** `ephys-make [all | STAGE...]`: plan, explain, run what is stale. */
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
-import { openPlanner, planRun, type RecordingPlan } from '../engine/planner.js';
+import { openPlanner, planRun, workOf, type RecordingPlan } from '../engine/planner.js';
 import type { Job } from '../engine/job.js';
 import type { Decision } from '../engine/plan.js';
 import { describeReason } from '../engine/reason.js';
@@ -42,10 +42,13 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   if (!recordings.ok) return printDiagnostics(io, recordings.diagnostics);
 
   const adoptions: Job[][] = [];
+  const renewals: Job[][] = [];
   const planned = planRun(planner, recordings.value, (rp, decisions) => {
     if (o.dryRun || o.explain) io.out(explainLines(rp, decisions, o.dryRun ? 'would run ' : 'run '));
-    const adopted = rp.jobs.filter((job) => { const d = decisions.get(job.id)!; return !d.run && 'fresh' in d && d.fresh.kind === 'adopted'; });
-    if (adopted.length && !o.dryRun) adoptions.push(adopted);
+    if (o.dryRun) return;
+    const { adopted, rekey } = workOf(rp, decisions);
+    if (adopted.length) adoptions.push(adopted);
+    if (rekey.length) renewals.push(rekey);
   }, !o.dryRun);
   if (!planned.ok) return printDiagnostics(io, planned.diagnostics);
   const { counts, plans, work } = planned.value;
@@ -53,6 +56,10 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   if (o.dryRun) {
     io.out(counts.toRun === 0 && counts.blocked === 0 ? `nothing to do: ${counts.total} jobs up to date\n` : `${counts.toRun} of ${counts.total} jobs would run${counts.blocked ? `, ${counts.blocked} cannot run` : ''}\n`);
     return counts.blocked ? 1 : 0;
+  }
+  if (renewals.length) {
+    const { renewKeys } = await import('../engine/lifecycle.js');
+    for (const jobs of renewals) renewKeys(jobs);
   }
   const { makeReporter } = await import('../report/reporter.js');
   if (!toRun.length && !blockedJobs.length && !adoptions.length) {

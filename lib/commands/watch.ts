@@ -17,7 +17,7 @@ import type { Pipeline } from '../engine/config.js';
 import { discoverRecordings, markerDepth, type Recording } from '../engine/recordings.js';
 import type { Job } from '../engine/job.js';
 import type { Scheduler } from '../engine/scheduler.js';
-import { adoptJobs } from '../engine/lifecycle.js';
+import { adoptJobs, renewKeys } from '../engine/lifecycle.js';
 import { Pools, defaultPoolDir } from '../engine/pool.js';
 import { makeReporter } from '../report/reporter.js';
 import { openEventLog, type EventLog } from '../report/jsonl.js';
@@ -199,7 +199,8 @@ class WatchSession {
     const rec = this.recordings.get(dir);
     if (!rp || !rec) return false;
     const decisions = rp.plan();
-    const { toRun: stale, fresh, adopted, blocked } = workOf(rp, decisions);
+    const { toRun: stale, fresh, adopted, rekey, blocked } = workOf(rp, decisions);
+    renewKeys(rekey);
     for (const { job, path: missing } of blocked) {
       if (!this.firstTime(`blocked ${job.id} ${missing}`)) continue;
       this.onEvent({ type: 'job-skipped', job, why: 'blocked', detail: `input missing: ${missing} (no stage makes it)` });
@@ -334,7 +335,7 @@ class FailedJobs {
 
   fingerprintOf(job: Job): string {
     const h = crypto.createHash('sha256');
-    h.update(job.input.hash).update('\0').update(JSON.stringify(job.definition));
+    h.update(job.inputHash).update('\0').update(JSON.stringify(job.definition));
     // Stat only: deciding never reads a data file.
     for (const i of job.inputs) h.update('\0').update(i.path).update('=').update(statSignature(i.path) ?? '-');
     return h.digest('hex').slice(0, 32);

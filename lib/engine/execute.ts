@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Job } from './job.js';
+import { InputJsonError, type Job } from './job.js';
 import { writeFileAtomic } from '../base/atomicFile.js';
 import { copyForInPlace } from './inPlaceCopy.js';
 import { updateRecord, type JobRecord } from './record.js';
@@ -82,6 +82,12 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
     if (o.attempt === 1) fs.writeFileSync(job.logPath, '');
     fs.appendFileSync(job.logPath, `=== ${job.stage.name} on ${job.recording.name}, attempt ${o.attempt}, ${started.toISOString()} (${o.reason})\n`);
 
+    // A job planned from its record builds its input JSON only now; what it is made of may have
+    // changed in between.
+    try { void job.input; } catch (err) {
+      if (err instanceof InputJsonError) return failEarly(`cannot build the input JSON: ${err.message}`);
+      throw err;
+    }
     // Signatures are taken now, before the process starts: an input edited while the job runs
     // makes it stale next time.
     const inputs: Record<string, Signature | null> = {};
@@ -146,7 +152,7 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
     if (report && typeof report === 'object') delete (report as Record<string, unknown>).input_parameters;
     return finish({
       status: 'done', exitCode: 0,
-      definition: job.definition, inputHash: job.input.hash,
+      definition: job.definition, inputHash: job.input.hash, layersKey: job.layersKey,
       inputs, outputs, outputJson: report,
     }, { status: 'done' });
 

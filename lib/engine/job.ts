@@ -7,10 +7,11 @@ import type { Pipeline, Stage } from './config.js';
 import type { StageGraph } from './graph.js';
 import type { Recording } from './recordings.js';
 import { stateDir } from './recordings.js';
-import { buildInputJson, hashJson, makeLookup, isPlainObject, type JobInput, type SetValue } from './inputJson.js';
+import { buildInputJson, hashJson, makeLookup, isPlainObject, type JobInput, type Layer, type SetValue } from './inputJson.js';
+import { recordingInputKey, stageInputKey } from './inputKey.js';
 import { recordingLayers } from './recordingParams.js';
 import { fillPlaceholders, PlaceholderError } from './template.js';
-import type { Definition } from './record.js';
+import type { Definition, RecordingState } from './record.js';
 import { builtinVersion } from './runners/builtinVersion.js';
 import { spanAt } from './yamlSource.js';
 import { fail, ok, type Diagnostic, type Result } from '../base/diagnostic.js';
@@ -24,12 +25,19 @@ export interface Job {
   inputJsonPath: string;
   outputJsonPath: string;
   logPath: string;
-  input: JobInput;
+  /** Built on first use when a record vouches for it (see inputKey.ts); throws InputJsonError if it cannot be. */
+  readonly input: JobInput;
+  /** Decides "params changed": the record's when its layersKey matches, else the built JSON's. */
+  inputHash: string;
+  /** What the input JSON is made of (inputKey.ts), recorded so a later plan can trust inputHash. */
+  layersKey: string;
+  /** True when the record vouched for the input JSON, so it was not built to plan this job. */
+  fromRecord: boolean;
   inputs: Array<{ path: string; optional: boolean; template: string }>;
   outputs: string[];
   /** in_place: input-JSON key -> the copy's path (also one of the outputs). */
-  inPlace: Array<{ key: string; source: string; copy: string }>;
-  argv?: string[];
+  readonly inPlace: Array<{ key: string; source: string; copy: string }>;
+  readonly argv?: string[];
   definition: Definition;
   deps: Job[];
   consumers: Job[];
@@ -40,6 +48,14 @@ export interface Job {
 export interface JobSet {
   jobs: Job[];
   byRecording: Map<string, Job[]>;
+}
+
+/** A lazily built input JSON that can no longer be built (a file changed since it was planned). */
+export class InputJsonError extends Error {
+  constructor(readonly diagnostics: Diagnostic[]) {
+    super(diagnostics.map((d) => d.message).join('; '));
+    this.name = 'InputJsonError';
+  }
 }
 
 export function engineVars(rec: Recording, stage: Stage, jobDir: string): Record<string, string> {
@@ -55,49 +71,76 @@ export function engineVars(rec: Recording, stage: Stage, jobDir: string): Record
   };
 }
 
-export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Recording[], stageNames: Set<string>, sets: SetValue[]): Result<JobSet> {
+/** What the templates of a job resolve to, once its input JSON is known. */
+interface Resolved {
+  input: JobInput;
+  inputs: Job['inputs'];
+  outputs: string[];
+  inPlace: Job['inPlace'];
+  argv?: string[];
+}
+
+/**
+ * Every job of `recordings` for `stageNames`. With `states` (the recordings' records, read by the
+ * caller), a job whose done record carries the same layersKey takes its paths and input hash from
+ * the record and builds its input JSON only if something asks for it.
+ */
+export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Recording[], stageNames: Set<string>, sets: SetValue[], states?: (stateDir: string) => RecordingState): Result<JobSet> {
   const diags: Diagnostic[] = [];
   const jobs: Job[] = [];
   const byRecording = new Map<string, Job[]>();
   const stages = graph.order.filter((s) => stageNames.has(s.name));
   for (const rec of recordings) {
-    const layers = recordingLayers(pipeline, rec);
-    if (!layers.ok) { diags.push(...layers.diagnostics); continue; }
     const sd = stateDir(rec);
+    const recKey = recordingInputKey(pipeline, rec);
+    const records = states?.(sd).jobs ?? {};
+    let layers: Result<Layer[]> | undefined;
+    const layersOf = () => (layers ??= recordingLayers(pipeline, rec));
     const byStage = new Map<string, Job>();
     const list: Job[] = [];
     for (const stage of stages) {
       const jobDir = path.join(sd, stage.name);
       const vars = engineVars(rec, stage, jobDir);
-      const built = buildInputJson({ pipeline, stage, recording: rec, vars, layers: layers.value, sets });
-      if (!built.ok) { diags.push(...built.diagnostics); continue; }
-      let input = built.value;
-      const fill = (t: string, segs: string[]): string | undefined => {
-        try {
-          return fillPlaceholders(t, input.lookup);
-        } catch (err) {
-          if (!(err instanceof PlaceholderError)) throw err;
-          diags.push({ ...spanAt(pipeline.source, ['stages', stage.name, ...segs]), recording: rec.name, message: `stage '${stage.name}': unknown placeholder {${err.placeholder}} in "${t}" (recording ${rec.name}); known: ${Object.keys(vars).map((v) => `{${v}}`).join(', ')} and keys of the input JSON` });
-          return undefined;
-        }
+      const layersKey = `${stageInputKey(pipeline, stage, sets)}.${recKey}`;
+      const resolve = (into: Diagnostic[]): Resolved | undefined => {
+        const l = layersOf();
+        if (!l.ok) { into.push(...l.diagnostics); return undefined; }
+        const built = buildInputJson({ pipeline, stage, recording: rec, vars, layers: l.value, sets });
+        if (!built.ok) { into.push(...built.diagnostics); return undefined; }
+        return resolveTemplates(pipeline, stage, rec, vars, built.value, into);
       };
-      // Most paths come out of a template already absolute and clean; resolve only the others.
-      const abs = (p: string | undefined) => (p === undefined ? '' : p.startsWith('/') && !/\/\.{0,2}(\/|$)|\/\//.test(p) ? p : path.resolve(rec.dir, p));
-      const inputs = stage.inputs.map((f, i) => ({ path: abs(fill(f.path, ['inputs', String(i)])), optional: f.optional, template: f.path }));
-      const outputs = stage.outputs.map((o, i) => abs(fill(o, ['outputs', String(i)])));
-      const inPlace = Object.entries(stage.inPlace).map(([key, copy]) => {
-        const source = input.lookup(key);
-        if (source === undefined) diags.push({ ...spanAt(pipeline.source, ['stages', stage.name, 'in_place', key], true), message: `stage '${stage.name}': in_place key '${key}' is not a value of its input JSON` });
-        return { key, source: abs(source), copy: abs(fill(copy, ['in_place', key])) };
-      });
-      // The module is told about the copy, never the source.
-      if (inPlace.length) input = withValues(input, inPlace.map((c) => [c.key, c.copy]), vars);
-      const argv = stage.command?.map((w, i) => fill(w, ['command', String(i)]) ?? '');
+      const record = records[stage.name];
+      const vouched = record?.status === 'done' && record.layersKey === layersKey && record.inputHash !== undefined
+        && record.inputs && record.outputs && Object.keys(record.inputs).length === stage.inputs.length && Object.keys(record.outputs).length === stage.outputs.length;
+      let resolved: Resolved | undefined;
+      let inputs: Job['inputs'], outputs: string[], inputHash: string;
+      if (vouched) {
+        const paths = Object.keys(record.inputs!);
+        inputs = stage.inputs.map((f, i) => ({ path: paths[i], optional: f.optional, template: f.path }));
+        outputs = Object.keys(record.outputs!);
+        inputHash = record.inputHash!;
+      } else {
+        const before = diags.length;
+        resolved = resolve(diags);
+        if (!resolved || diags.length > before) continue;
+        ({ inputs, outputs } = resolved);
+        inputHash = resolved.input.hash;
+      }
+      const lazily = (): Resolved => {
+        if (resolved) return resolved;
+        const problems: Diagnostic[] = [];
+        const r = resolve(problems);
+        if (!r || problems.length) throw new InputJsonError(problems);
+        return (resolved = r);
+      };
       const job: Job = {
         id: `${rec.name}:${stage.name}`,
         stage, recording: rec, stateDir: sd, jobDir,
         inputJsonPath: vars.input_json, outputJsonPath: vars.output_json, logPath: path.join(jobDir, 'log.txt'),
-        input, inputs, outputs, inPlace, argv,
+        get input() { return lazily().input; },
+        get inPlace() { return lazily().inPlace; },
+        get argv() { return lazily().argv; },
+        inputHash, layersKey, fromRecord: !!vouched, inputs, outputs,
         definition: definitionOf(pipeline, stage),
         deps: [], consumers: [], consumerStages: graph.consumers.get(stage.name)!.size,
       };
@@ -112,6 +155,33 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
     byRecording.set(rec.dir, list);
   }
   return diags.length ? fail(...dedupe(diags)) : ok({ jobs, byRecording });
+}
+
+/** Fill the stage's path templates from the engine's variables and the job's input JSON. */
+function resolveTemplates(pipeline: Pipeline, stage: Stage, rec: Recording, vars: Record<string, string>, built: JobInput, diags: Diagnostic[]): Resolved {
+  let input = built;
+  const fill = (t: string, segs: string[]): string | undefined => {
+    try {
+      return fillPlaceholders(t, input.lookup);
+    } catch (err) {
+      if (!(err instanceof PlaceholderError)) throw err;
+      diags.push({ ...spanAt(pipeline.source, ['stages', stage.name, ...segs]), recording: rec.name, message: `stage '${stage.name}': unknown placeholder {${err.placeholder}} in "${t}" (recording ${rec.name}); known: ${Object.keys(vars).map((v) => `{${v}}`).join(', ')} and keys of the input JSON` });
+      return undefined;
+    }
+  };
+  // Most paths come out of a template already absolute and clean; resolve only the others.
+  const abs = (p: string | undefined) => (p === undefined ? '' : p.startsWith('/') && !/\/\.{0,2}(\/|$)|\/\//.test(p) ? p : path.resolve(rec.dir, p));
+  const inputs = stage.inputs.map((f, i) => ({ path: abs(fill(f.path, ['inputs', String(i)])), optional: f.optional, template: f.path }));
+  const outputs = stage.outputs.map((o, i) => abs(fill(o, ['outputs', String(i)])));
+  const inPlace = Object.entries(stage.inPlace).map(([key, copy]) => {
+    const source = input.lookup(key);
+    if (source === undefined) diags.push({ ...spanAt(pipeline.source, ['stages', stage.name, 'in_place', key], true), message: `stage '${stage.name}': in_place key '${key}' is not a value of its input JSON` });
+    return { key, source: abs(source), copy: abs(fill(copy, ['in_place', key])) };
+  });
+  // The module is told about the copy, never the source.
+  if (inPlace.length) input = withValues(input, inPlace.map((c) => [c.key, c.copy]), vars);
+  const argv = stage.command?.map((w, i) => fill(w, ['command', String(i)]) ?? '');
+  return { input, inputs, outputs, inPlace, argv };
 }
 
 function dedupe(diags: Diagnostic[]): Diagnostic[] {

@@ -6,6 +6,7 @@
  *                       record `done`/`failed`)
  *   job done         -> jobSucceeded (temp outputs whose consumers all succeeded are removed)
  *   job adopted      -> adoptJobs (outputs made without ephys-make get a record)
+ *   job up to date   -> renewKeys (a record whose layersKey is old vouches again, see inputKey.ts)
  *
  * The scheduler only orders, locks and pools; what happens to records and files is decided here.
  */
@@ -79,7 +80,7 @@ export function adoptJobs(jobs: Job[], checksum: boolean): boolean {
       writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
       state.jobs[job.stage.name] = {
         status: 'done', adopted: true, startedAt: now, endedAt: now, exitCode: 0,
-        definition: job.definition, inputHash: job.input.hash, inputs, outputs,
+        definition: job.definition, inputHash: job.input.hash, layersKey: job.layersKey, inputs, outputs,
       };
     }
     writeState(stateDir, state);
@@ -87,6 +88,31 @@ export function adoptJobs(jobs: Job[], checksum: boolean): boolean {
       appendRun(stateDir, { stage: job.stage.name, reason: 'adopted: outputs newer than inputs, no record', start: now, end: now, status: 'adopted', host: hostName, pid: process.pid, versions: versions() });
     }
     return true;
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Up-to-date jobs whose records carry an old layersKey (pipeline.yaml was edited, ephys-make
+ * upgraded) had their input JSON built and found unchanged; recording the new key spares later
+ * plans that work. Best effort: a recording another ephys-make holds is left as it is.
+ */
+export function renewKeys(jobs: Job[]): void {
+  if (!jobs.length) return;
+  const stateDir = jobs[0].stateDir;
+  const lock = tryLock(path.join(stateDir, 'lock'), 'ephys-make record keys');
+  if (!lock.ok) return;
+  try {
+    const state = readState(stateDir);
+    let changed = false;
+    for (const job of jobs) {
+      const rec = state.jobs[job.stage.name];
+      if (rec?.status !== 'done' || rec.inputHash !== job.inputHash || rec.layersKey === job.layersKey) continue;
+      rec.layersKey = job.layersKey;
+      changed = true;
+    }
+    if (changed) writeState(stateDir, state);
   } finally {
     lock.release();
   }

@@ -104,7 +104,7 @@ function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed
   const defChange = definitionChange(rec.definition, job.definition);
   if (defChange) return { run: true, reason: defChange };
 
-  if (rec.inputHash !== job.input.hash) {
+  if (rec.inputHash !== job.inputHash) {
     const diff = firstDifference(p.previousInput(job), job.input.json);
     const key = diff?.key ?? '(input JSON)';
     return { run: true, reason: { kind: 'params-changed', key, before: diff?.before, after: diff?.after, source: job.input.origins?.get(key) } };

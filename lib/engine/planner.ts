@@ -51,7 +51,11 @@ export interface Planner {
   sets: SetValue[];
   /** Recordings under the root (or --root / --dir, or `dirs` when given). */
   discover(dirs?: string[]): Result<Recording[]>;
-  jobsOf(recording: Recording): Result<RecordingPlan>;
+  /**
+   * `fromRecords` (default): a job whose record vouches for its input JSON (inputKey.ts) builds
+   * it only when asked; false builds every input JSON now (to show or validate them all).
+   */
+  jobsOf(recording: Recording, fromRecords?: boolean): Result<RecordingPlan>;
 }
 
 export function pipelinePath(opts: { file?: string; cwd: string }): string {
@@ -87,17 +91,20 @@ export function openPlanner(opts: PlannerOptions): Result<Planner> {
     stages: g.order.filter((s) => names.has(s.name)),
     sets,
     discover: (dirs) => discoverRecordings(pipeline, { root: opts.root, dirs: dirs ?? opts.dirs, cwd: opts.cwd }),
-    jobsOf(recording) {
-      const made = makeJobs(pipeline, g, [recording], names, sets);
+    jobsOf(recording, fromRecords = true) {
+      // The records read to build the jobs serve their first plan too; later plans read afresh.
+      let states: Map<string, RecordingState> | undefined = new Map();
+      const read = (dir: string) => { let s = states?.get(dir); if (!s) { s = readState(dir); states?.set(dir, s); } return s; };
+      const made = makeJobs(pipeline, g, [recording], names, sets, fromRecords ? read : undefined);
       if (!made.ok) return made;
       const jobs = made.value.jobs;
-      return ok({ recording, jobs, plan: () => decide(jobs, opts, forceStages) });
+      return ok({ recording, jobs, plan: () => { const s = states; states = undefined; return decide(jobs, opts, forceStages, s); } });
     },
   });
 }
 
-function decide(jobs: Job[], opts: PlannerOptions, forceStages: Set<string>): Map<string, Decision> {
-  const states = new Map<string, RecordingState>();
+function decide(jobs: Job[], opts: PlannerOptions, forceStages: Set<string>, read?: Map<string, RecordingState>): Map<string, Decision> {
+  const states = read ?? new Map<string, RecordingState>();
   const sigs = new Map<string, Signature | undefined>();
   const stat = (p: string) => {
     if (!sigs.has(p)) sigs.set(p, opts.checksum ? checksumSignature(p) : statSignature(p));
@@ -146,17 +153,20 @@ export interface RecordingWork {
   fresh: Job[];
   /** Up to date by Make's rule with no record: a record is to be written. */
   adopted: Job[];
+  /** Up to date, but the record's layersKey is old (pipeline.yaml edited elsewhere, say): renew it. */
+  rekey: Job[];
   blocked: Array<{ job: Job; path: string }>;
 }
 
 export function workOf(rp: RecordingPlan, decisions: Map<string, Decision>): RecordingWork {
-  const work: RecordingWork = { toRun: runnable(rp.jobs, decisions), fresh: [], adopted: [], blocked: [] };
+  const work: RecordingWork = { toRun: runnable(rp.jobs, decisions), fresh: [], adopted: [], rekey: [], blocked: [] };
   for (const job of rp.jobs) {
     const d = decisions.get(job.id)!;
     if (d.run) continue;
     if ('fresh' in d) {
       work.fresh.push(job);
       if (d.fresh.kind === 'adopted') work.adopted.push(job);
+      else if (!job.fromRecord) work.rekey.push(job);
     } else {
       work.blocked.push({ job, path: d.blocked.path });
     }
@@ -177,7 +187,7 @@ export interface PlannedRun {
  */
 export function planRun(planner: Planner, recordings: Recording[], seen: (rp: RecordingPlan, decisions: Map<string, Decision>) => void, keep = true): Result<PlannedRun> {
   const diags: Diagnostic[] = [];
-  const run: PlannedRun = { plans: new Map(), work: { toRun: [], fresh: [], adopted: [], blocked: [] }, counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 } };
+  const run: PlannedRun = { plans: new Map(), work: { toRun: [], fresh: [], adopted: [], rekey: [], blocked: [] }, counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 } };
   for (const rec of recordings) {
     const rp = planner.jobsOf(rec);
     if (!rp.ok) { diags.push(...rp.diagnostics); continue; }

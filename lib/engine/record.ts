@@ -36,6 +36,8 @@ export interface JobRecord {
   definition?: Definition;
   /** The input JSON itself is the job's input.json, written before the run this record describes. */
   inputHash?: string;
+  /** What that input JSON was made of (inputKey.ts): while it matches, inputHash still holds. */
+  layersKey?: string;
   inputs?: Record<string, Signature | null>;
   outputs?: Record<string, Signature>;
   /** Temporary outputs removed after their consumers succeeded. */

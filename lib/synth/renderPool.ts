@@ -3,7 +3,9 @@
  * thread when asked for zero workers. Results come back as promises; the caller writes them in
  * order, so files are the same whichever worker finished first.
  */
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { packageRoot } from '../base/paths.js';
 import { renderChunk, type ChunkJob, type ChunkResult } from './chunk.js';
 import type { RecordingModel } from './model.js';
 import type { FromWorker, ToWorker } from './worker.js';
@@ -20,7 +22,8 @@ export class RenderPool {
 
   constructor(workerCount: number) {
     for (let i = 0; i < workerCount; i++) {
-      const w = new Worker(new URL('./worker.js', import.meta.url));
+      // By path from the package root, so a bundled caller still finds the worker's own file.
+      const w = new Worker(path.join(packageRoot, 'dist', 'lib', 'synth', 'worker.js'));
       w.on('message', (msg: FromWorker) => this.settle(i, msg));
       w.on('error', (err) => this.fail(err));
       w.on('exit', (code) => { if (code !== 0) this.fail(new Error(`internal error: render worker exited with code ${code}`)); });
