@@ -7,10 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../base/paths.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+// The page's compiled scripts, found from the package root so a bundled caller finds them too.
+const pageBuildDir = path.join(packageRoot, 'dist', 'lib', 'report', 'page');
 /** The page's scripts, in the order they must run (app last: it starts the page). */
 const scripts = ['api', 'grid', 'table', 'recording', 'history', 'app'];
 
@@ -22,7 +22,7 @@ function loadAssets(): { css: string; chart: string; js: string } {
   const chartDir = path.dirname(require.resolve('chart.js'));
   const chart = fs.readFileSync(path.join(chartDir, 'chart.umd.min.js'), 'utf8').replace(/\/\/# sourceMappingURL=.*$/m, '');
   const css = fs.readFileSync(path.join(packageRoot, 'lib', 'report', 'page', 'style.css'), 'utf8');
-  const js = scripts.map((s) => fs.readFileSync(path.join(here, 'page', `${s}.js`), 'utf8').replace(/^"use strict";\n/, '')).join('\n');
+  const js = scripts.map((s) => fs.readFileSync(path.join(pageBuildDir, `${s}.js`), 'utf8').replace(/^"use strict";\n/, '')).join('\n');
   assets = { css, chart, js: `"use strict";\n${js}` };
   return assets;
 }
