@@ -25,8 +25,6 @@ export interface Cell {
   t?: string;
   /** End of the last run, ISO time. */
   e?: string;
-  /** The job's log, relative to the root when inside it. */
-  log?: string;
   pid?: number;
   host?: string;
 }
@@ -151,19 +149,18 @@ export class Board {
       if (!job) return null;
       const d = decisions.get(job.id);
       const r = state.jobs[name];
-      const log = this.display(job.logPath);
       const times = { t: r?.startedAt, e: r?.status === 'running' ? undefined : r?.endedAt };
       if (r?.status === 'running' && r.pid && r.host && isAlive({ pid: r.pid, host: r.host, procStart: r.procStart })) {
-        return { s: 'running', r: `pid ${r.pid} on ${r.host}`, ...times, log, pid: r.pid, host: r.host };
+        return { s: 'running', r: `pid ${r.pid} on ${r.host}`, ...times, pid: r.pid, host: r.host };
       }
       if (r?.status === 'failed') {
         const why = r.signal ? `killed by ${r.signal}` : r.exitCode != null ? `exit status ${r.exitCode}` : 'could not run';
-        return { s: 'failed', r: `last run failed (${why})`, ...times, log };
+        return { s: 'failed', r: `last run failed (${why})`, ...times };
       }
-      if (!d) return { s: 'stale', r: 'not planned', log };
-      if (!d.run && 'blocked' in d) return { s: 'blocked', r: `input missing: ${this.display(d.blocked.path)}`, log };
-      if (!d.run) return { s: 'done', ...times, log };
-      return { s: 'stale', r: describeReason(d.reason), ...times, log };
+      if (!d) return { s: 'stale', r: 'not planned' };
+      if (!d.run && 'blocked' in d) return { s: 'blocked', r: `input missing: ${this.display(d.blocked.path)}` };
+      if (!d.run) return { s: 'done', ...times };
+      return { s: 'stale', r: describeReason(d.reason), ...times };
     });
   }
 

@@ -32,6 +32,8 @@ export interface Summary {
 export interface RecordingDetail {
   results: RecordingResults;
   runs: Run[];
+  /** The rules units pass by, in words. */
+  thresholds: string;
 }
 
 export interface LogTail { rec: string; stage: string; path: string; text: string; cut: boolean; sizeBytes: number; missing?: boolean }
@@ -80,6 +82,7 @@ export class PageData {
     return {
       results: this.results.get(rec, this.board.jobsOf(rec), (p) => this.board.display(p)),
       runs: this.history.get(stateDir(rec)).runs,
+      thresholds: formatThresholds(this.thresholds),
     };
   }
 

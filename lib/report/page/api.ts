@@ -5,7 +5,7 @@
 declare const Chart: any;
 
 type CellState = 'done' | 'stale' | 'failed' | 'running' | 'blocked';
-interface Cell { s: CellState; r?: string; t?: string; e?: string; log?: string; pid?: number; host?: string }
+interface Cell { s: CellState; r?: string; t?: string; e?: string; pid?: number; host?: string }
 interface BoardRow { name: string; cells: Array<Cell | null> }
 interface Board { root: string; pipeline: string; stages: string[]; recordings: BoardRow[]; counts: Record<string, number>; generatedAt: string }
 interface SummaryRow { name: string; state: CellState | 'none'; units: number | null; passing: number | null; noise: number | null; runSeconds: number; failedRuns: number; failedJobs: number }
@@ -19,7 +19,7 @@ interface Results {
   waveforms: Array<{ cluster: number; channel: number; snr: number; passes: boolean; uv: number[] }>; sampleMs: number;
   figure?: string; groundTruth?: GroundTruth; missing: string[];
 }
-interface Detail { results: Results; runs: Run[] }
+interface Detail { results: Results; runs: Run[]; thresholds: string }
 interface LogTail { rec: string; stage: string; path: string; text: string; cut: boolean; sizeBytes: number; missing?: boolean }
 interface ActionState { id: string; action: string; rec: string; stage: string; state: string; command?: string; exitCode?: number | null; output: string }
 interface Progress { rec: string; stage: string; done: number; total: number; unit: string }

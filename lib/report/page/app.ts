@@ -34,15 +34,22 @@ function show(): void {
   document.querySelectorAll<HTMLElement>('nav a').forEach((a) => a.classList.toggle('on', a.dataset.view === r.view));
   if (r.view !== 'grid') closeDrawer();
   if (r.view === 'grid') renderGrid();
-  if (r.view === 'table') { renderTable(); if (!isReport) loadSummary(); }
-  if (r.view === 'history') renderHistory();
+  if (r.view === 'table' || r.view === 'history') {
+    if (r.view === 'table') renderTable(); else renderHistory();
+    if (summaryStale) loadSummary();
+  }
   if (r.view === 'rec' && r.rec) { el('nav-rec').textContent = r.rec; el('nav-rec').style.display = ''; renderRecording(r.rec); }
 }
 
 let summaryTimer: number | undefined;
-/** The table's numbers move only when results or runs change: fetch it again a little later. */
+/** Whether the table across recordings is out of date; it is fetched only for the views that show it. */
+let summaryStale = !isReport;
+/** The table's numbers move only when results or runs change: fetch it again a little later, if shown. */
 function summaryChanged(): void {
-  if (isReport || summaryTimer) return;
+  if (isReport) return;
+  summaryStale = true;
+  const v = route().view;
+  if (summaryTimer || (v !== 'table' && v !== 'history')) return;
   summaryTimer = window.setTimeout(() => { summaryTimer = undefined; loadSummary(); }, 1500);
 }
 
@@ -52,10 +59,14 @@ function connect(): void {
   es.addEventListener('open', () => { live.classList.add('on'); live.title = 'live: updates as jobs change'; });
   es.addEventListener('error', () => { live.classList.remove('on'); live.title = 'disconnected: retrying'; });
   es.addEventListener('board', (e) => {
+    performance.mark('board-received');
     board = JSON.parse((e as MessageEvent).data);
     el('where').textContent = `${board!.root} · ${board!.pipeline}`;
     renderCounts();
     if (route().view === 'grid') renderGrid();
+    performance.mark('board-drawn');
+    // Two frames later the grid has been laid out and painted.
+    requestAnimationFrame(() => requestAnimationFrame(() => performance.mark('board-painted')));
     summaryChanged();
   });
   es.addEventListener('cells', (e) => {
@@ -83,7 +94,6 @@ function boot(): void {
     renderCounts();
   } else {
     connect();
-    loadSummary();
   }
   show();
   window.setInterval(tickRunning, 1000);

@@ -40,7 +40,7 @@ function renderGrid(): void {
   b.recordings.forEach((r, i) => rowOf.set(r.name, i));
   const chips = (['failed', 'running', 'stale', 'blocked', 'done'] as const).map((s) =>
     `<span class="chip${gridStates.has(s) ? ' on' : ''}" data-state="${s}"><i class="${s}"></i>${stateWord[s]} <b>${b.counts[stateWord[s]] ?? 0}</b></span>`).join('');
-  const head = `<tr><th>recording</th>${b.stages.map((s) => `<th class="stage" title="${esc(s)}">${esc(s.replace(/_/g, ' '))}</th>`).join('')}</tr>`;
+  const head = `<tr><th class="rec">recording</th>${b.stages.map((s) => `<th class="stage" title="${esc(s)}">${esc(s.replace(/_/g, ' '))}</th>`).join('')}</tr>`;
   const body: string[] = [];
   let shown = 0;
   b.recordings.forEach((row, r) => {
@@ -51,7 +51,7 @@ function renderGrid(): void {
   view.innerHTML = `<h2>Jobs: ${b.recordings.length} recordings × ${b.stages.length} stages</h2>
     <div class="bar"><input type="search" id="grid-filter" placeholder="filter recordings" value="${esc(gridFilter)}">${chips}
     <span class="muted" id="grid-shown">${shown === b.recordings.length ? '' : `${shown} shown`}</span></div>
-    <div class="scroll"><table id="grid"><thead>${head}</thead><tbody>${body.join('')}</tbody></table></div>`;
+    <div class="scroll"><table id="grid" style="width:${300 + 96 * b.stages.length}px"><thead>${head}</thead><tbody>${body.join('')}</tbody></table></div>`;
   const input = el('grid-filter') as HTMLInputElement;
   input.addEventListener('input', () => { gridFilter = input.value.toLowerCase(); renderGrid(); const i = el('grid-filter') as HTMLInputElement; i.focus(); i.setSelectionRange(i.value.length, i.value.length); });
   view.querySelectorAll<HTMLElement>('.chip').forEach((chip) => chip.addEventListener('click', () => {
@@ -110,7 +110,7 @@ async function openCell(rec: string, stage: string): Promise<void> {
     ${c?.t ? `<dt>started</dt><dd>${esc(fmtTime(c.t))}${c.s === 'running' ? ` (${fmtElapsed(c.t)} ago)` : ''}</dd>` : ''}
     ${c?.e ? `<dt>ended</dt><dd>${esc(fmtTime(c.e))} (${fmtSeconds((Date.parse(c.e) - Date.parse(c.t ?? c.e)) / 1000)})</dd>` : ''}
     ${p ? `<dt>progress</dt><dd>${Math.floor((100 * p.done) / Math.max(1, p.total))}% (${p.done} of ${p.total} ${esc(p.unit)})</dd>` : ''}
-    ${c?.log ? `<dt>log</dt><dd><code>${esc(c.log)}</code></dd>` : ''}</dl>
+    <dt>log</dt><dd><code id="log-path">…</code></dd></dl>
     ${actions}<h3>log tail</h3><pre class="log" id="log-tail">loading…</pre>`;
   d.querySelector('.close')!.addEventListener('click', closeDrawer);
   d.querySelectorAll<HTMLButtonElement>('button.act').forEach((b) => b.addEventListener('click', () => runAction(b.dataset.act!, rec, stage)));
@@ -118,12 +118,15 @@ async function openCell(rec: string, stage: string): Promise<void> {
     const t = await api.log(rec, stage);
     const pre = document.getElementById('log-tail');
     if (pre && selected?.rec === rec && selected.stage === stage) {
+      el('log-path').textContent = t.path;
       pre.textContent = t.missing ? '(no log yet)' : (t.cut ? `… (last ${t.text.length} of ${t.sizeBytes} bytes)\n` : '') + (t.text || '(empty)');
       pre.scrollTop = pre.scrollHeight;
     }
   } catch (err: any) {
     const pre = document.getElementById('log-tail');
     if (pre) pre.textContent = `(${err.message})`;
+    const where = document.getElementById('log-path');
+    if (where) where.textContent = '–';
   }
 }
 

@@ -46,7 +46,7 @@ async function renderRecording(name: string): Promise<void> {
   }
   if (route().view !== 'rec' || route().rec !== name) return;
   const res = d.results;
-  const rules = parseRules(summary?.thresholds.replace(/ /g, '') ?? 'isi_viol<0.5,amplitude_cutoff<0.1,presence_ratio>0.9');
+  const rules = parseRules(d.thresholds.replace(/ /g, ''));
   const gt = res.groundTruth;
   const row = board?.recordings.find((r) => r.name === name);
   const jobs = row && board ? board.stages.map((s, i) => { const c = row.cells[i]; return `<span class="chip" title="${esc(c?.r ?? '')}"><i class="${c?.s ?? 'none'}"></i>${esc(s)}</span>`; }).join(' ') : '';
@@ -55,7 +55,7 @@ async function renderRecording(name: string): Promise<void> {
     <div class="bar">${jobs}</div>
     <div class="cards">
       <div class="card"><span class="muted">units found</span><b id="n-units">${res.units}</b></div>
-      <div class="card"><span class="muted">passing</span><b id="n-passing">${res.passing}</b><span class="muted">${esc(summary?.thresholds ?? '')}</span></div>
+      <div class="card"><span class="muted">passing</span><b id="n-passing">${res.passing}</b><span class="muted">${esc(d.thresholds)}</span></div>
       <div class="card"><span class="muted">labelled noise</span><b>${res.noise}</b></div>
       ${gt ? `<div class="card"><span class="muted">ground truth: well sorted</span><b id="gt-well">${gt.wellSortedUnits} of ${gt.detectableUnits}</b><span class="muted">accuracy ≥ ${gt.goodAccuracy}, SNR > ${gt.minSnr}; mean ${gt.meanAccuracy.toFixed(2)}</span></div>` : ''}
       ${res.metricsFile ? `<div class="card"><span class="muted">metrics</span><br><a href="${esc(api.fileUrl(res.metricsFile) ?? '#')}" download>${esc(res.metricsFile)}</a></div>` : ''}

@@ -20,6 +20,7 @@ const tableColumns: Array<{ key: keyof SummaryRow; label: string; num?: boolean;
 const stateRank: Record<string, number> = { failed: 0, running: 1, blocked: 2, stale: 3, done: 4, none: 5 };
 
 async function loadSummary(): Promise<void> {
+  summaryStale = false;
   try {
     summary = await api.summary();
   } catch (err: any) {
