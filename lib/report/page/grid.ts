@@ -1,5 +1,6 @@
 // The jobs view: recordings x stages coloured by state, live; a click on a cell opens its details
-// (reason, times, log tail and path) and, on the served page, its actions.
+// (reason, times, log tail and path) and, on the served page, its actions. Only the rows near the
+// view are in the page, so 1,000 recordings draw as fast as 30 and a changed job redraws one cell.
 
 let board: Board | undefined;
 const rowOf = new Map<string, number>();
@@ -32,26 +33,59 @@ function rowVisible(row: BoardRow): boolean {
   return true;
 }
 
+/** Rows that pass the filter, as indices into the board; only those near the view are in the DOM. */
+let gridRows: number[] = [];
+let rowHeightPx = 22;
+let drawnRange = '';
+/** Rows drawn beyond the visible ones, above and below, so a scroll shows rows already there. */
+const overscanRows = 30;
+
+function rowHtml(b: Board, r: number): string {
+  const row = b.recordings[r];
+  return `<tr><td class="name"><a class="rec" href="#rec/${encodeURIComponent(row.name)}" title="${esc(row.name)}">${esc(row.name)}</a></td>${row.cells.map((c, s) => cellHtml(c, r, s, row.name, b.stages[s])).join('')}</tr>`;
+}
+
+/** Draw the rows in and near the scrolled view; padding rows stand in for the others. */
+function drawRows(force = false): void {
+  const b = board;
+  const sc = document.getElementById('grid-scroll');
+  const body = document.getElementById('grid-body');
+  if (!b || !sc || !body) return;
+  const first = Math.max(0, Math.floor(sc.scrollTop / rowHeightPx) - overscanRows);
+  const last = Math.min(gridRows.length, Math.ceil((sc.scrollTop + sc.clientHeight) / rowHeightPx) + overscanRows);
+  const range = `${first}:${last}`;
+  if (!force && range === drawnRange) return;
+  drawnRange = range;
+  const pad = (n: number) => (n > 0 ? `<tr class="pad"><td colspan="${b.stages.length + 1}" style="height:${n * rowHeightPx}px"></td></tr>` : '');
+  const rows: string[] = [];
+  for (let k = first; k < last; k++) rows.push(rowHtml(b, gridRows[k]));
+  body.innerHTML = pad(first) + rows.join('') + pad(gridRows.length - last);
+  const drawn = body.querySelector('tr:not(.pad)');
+  const h = drawn?.getBoundingClientRect().height;
+  // The first drawing tells the real row height; draw again if the guess was off.
+  if (h && Math.abs(h - rowHeightPx) > 0.5) { rowHeightPx = h; drawRows(true); }
+}
+
 function renderGrid(): void {
   const view = el('view-grid');
   if (!board) { view.innerHTML = '<p class="muted">loading…</p>'; return; }
   const b = board;
   rowOf.clear();
   b.recordings.forEach((r, i) => rowOf.set(r.name, i));
+  gridRows = [];
+  b.recordings.forEach((row, r) => { if (rowVisible(row)) gridRows.push(r); });
   const chips = (['failed', 'running', 'stale', 'blocked', 'done'] as const).map((s) =>
     `<span class="chip${gridStates.has(s) ? ' on' : ''}" data-state="${s}"><i class="${s}"></i>${stateWord[s]} <b>${b.counts[stateWord[s]] ?? 0}</b></span>`).join('');
   const head = `<tr><th class="rec">recording</th>${b.stages.map((s) => `<th class="stage" title="${esc(s)}">${esc(s.replace(/_/g, ' '))}</th>`).join('')}</tr>`;
-  const body: string[] = [];
-  let shown = 0;
-  b.recordings.forEach((row, r) => {
-    if (!rowVisible(row)) return;
-    shown++;
-    body.push(`<tr><td class="name"><a class="rec" href="#rec/${encodeURIComponent(row.name)}" title="${esc(row.name)}">${esc(row.name)}</a></td>${row.cells.map((c, s) => cellHtml(c, r, s, row.name, b.stages[s])).join('')}</tr>`);
-  });
+  const shown = gridRows.length;
   view.innerHTML = `<h2>Jobs: ${b.recordings.length} recordings × ${b.stages.length} stages</h2>
     <div class="bar"><input type="search" id="grid-filter" placeholder="filter recordings" value="${esc(gridFilter)}">${chips}
     <span class="muted" id="grid-shown">${shown === b.recordings.length ? '' : `${shown} shown`}</span></div>
-    <div class="scroll"><table id="grid" style="width:${300 + 96 * b.stages.length}px"><thead>${head}</thead><tbody>${body.join('')}</tbody></table></div>`;
+    <div class="scroll" id="grid-scroll"><table id="grid" style="width:${300 + 96 * b.stages.length}px"><thead>${head}</thead><tbody id="grid-body"></tbody></table></div>`;
+  drawRows(true);
+  const sc = el('grid-scroll');
+  let pending = false;
+  sc.addEventListener('scroll', () => { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; drawRows(); }); } });
   const input = el('grid-filter') as HTMLInputElement;
   input.addEventListener('input', () => { gridFilter = input.value.toLowerCase(); renderGrid(); const i = el('grid-filter') as HTMLInputElement; i.focus(); i.setSelectionRange(i.value.length, i.value.length); });
   view.querySelectorAll<HTMLElement>('.chip').forEach((chip) => chip.addEventListener('click', () => {
