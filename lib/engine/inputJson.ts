@@ -86,6 +86,12 @@ export function hashJson(v: unknown): string {
   return crypto.createHash('sha256').update(stableStringify(v)).digest('hex');
 }
 
+/** A JobInput whose hash is computed on first use: a plan with no record to compare it with never needs it. */
+export function jobInput(parts: Omit<JobInput, 'hash'>): JobInput {
+  let hash: string | undefined;
+  return { ...parts, get hash() { return (hash ??= hashJson(parts.json)); } };
+}
+
 /** The first key (in sorted order) whose value differs, as a dotted path. */
 export function firstDifference(a: unknown, b: unknown, prefix: string[] = []): { key: string; before: unknown; after: unknown } | undefined {
   // A section that appeared or vanished is reported by its first leaf key, not as a whole object.
@@ -215,7 +221,7 @@ export function buildInputJson(c: BuildContext): Result<JobInput> {
       return fail(...diags);
     }
   }
-  return ok({ json, hash: hashJson(json), lookup: makeLookup(c.vars, json), schemaFile, origins });
+  return ok(jobInput({ json, lookup: makeLookup(c.vars, json), schemaFile, origins }));
 }
 
 /** Does pipeline.yaml itself set this value (so an error can point at it)? */

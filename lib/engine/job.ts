@@ -7,7 +7,7 @@ import type { Pipeline, Stage } from './config.js';
 import type { StageGraph } from './graph.js';
 import type { Recording } from './recordings.js';
 import { stateDir } from './recordings.js';
-import { buildInputJson, hashJson, makeLookup, isPlainObject, type JobInput, type Layer, type SetValue } from './inputJson.js';
+import { buildInputJson, jobInput, makeLookup, isPlainObject, type JobInput, type Layer, type SetValue } from './inputJson.js';
 import { recordingInputKey, stageInputKey } from './inputKey.js';
 import { recordingLayers } from './recordingParams.js';
 import { fillPlaceholders, PlaceholderError } from './template.js';
@@ -28,7 +28,7 @@ export interface Job {
   /** Built on first use when a record vouches for it (see inputKey.ts); throws InputJsonError if it cannot be. */
   readonly input: JobInput;
   /** Decides "params changed": the record's when its layersKey matches, else the built JSON's. */
-  inputHash: string;
+  readonly inputHash: string;
   /** What the input JSON is made of (inputKey.ts), recorded so a later plan can trust inputHash. */
   layersKey: string;
   /** True when the record vouched for the input JSON, so it was not built to plan this job. */
@@ -113,18 +113,16 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
       const vouched = record?.status === 'done' && record.layersKey === layersKey && record.inputHash !== undefined
         && record.inputs && record.outputs && Object.keys(record.inputs).length === stage.inputs.length && Object.keys(record.outputs).length === stage.outputs.length;
       let resolved: Resolved | undefined;
-      let inputs: Job['inputs'], outputs: string[], inputHash: string;
+      let inputs: Job['inputs'], outputs: string[];
       if (vouched) {
         const paths = Object.keys(record.inputs!);
         inputs = stage.inputs.map((f, i) => ({ path: paths[i], optional: f.optional, template: f.path }));
         outputs = Object.keys(record.outputs!);
-        inputHash = record.inputHash!;
       } else {
         const before = diags.length;
         resolved = resolve(diags);
         if (!resolved || diags.length > before) continue;
         ({ inputs, outputs } = resolved);
-        inputHash = resolved.input.hash;
       }
       const lazily = (): Resolved => {
         if (resolved) return resolved;
@@ -138,9 +136,10 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
         stage, recording: rec, stateDir: sd, jobDir,
         inputJsonPath: vars.input_json, outputJsonPath: vars.output_json, logPath: path.join(jobDir, 'log.txt'),
         get input() { return lazily().input; },
+        get inputHash() { return vouched ? record.inputHash! : lazily().input.hash; },
         get inPlace() { return lazily().inPlace; },
         get argv() { return lazily().argv; },
-        inputHash, layersKey, fromRecord: !!vouched, inputs, outputs,
+        layersKey, fromRecord: !!vouched, inputs, outputs,
         definition: definitionOf(pipeline, stage),
         deps: [], consumers: [], consumerStages: graph.consumers.get(stage.name)!.size,
       };
@@ -217,5 +216,5 @@ function withValues(input: JobInput, values: Array<[string, string]>, vars: Reco
     const visit = (o: Record<string, any>) => { for (const k of Object.keys(o)) { if (k === key && !isPlainObject(o[k])) o[k] = value; else if (isPlainObject(o[k])) visit(o[k]); } };
     visit(json);
   }
-  return { ...input, json, hash: hashJson(json), lookup: makeLookup(vars, json) };
+  return jobInput({ json, lookup: makeLookup(vars, json), schemaFile: input.schemaFile, origins: input.origins });
 }
