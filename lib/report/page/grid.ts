@@ -81,7 +81,7 @@ function renderGrid(): void {
   view.innerHTML = `<h2>Jobs: ${b.recordings.length} recordings × ${b.stages.length} stages</h2>
     <div class="bar"><input type="search" id="grid-filter" placeholder="filter recordings" value="${esc(gridFilter)}">${chips}
     <span class="muted" id="grid-shown">${shown === b.recordings.length ? '' : `${shown} shown`}</span></div>
-    <div class="scroll" id="grid-scroll"><table id="grid" style="width:${300 + 96 * b.stages.length}px"><thead>${head}</thead><tbody id="grid-body"></tbody></table></div>`;
+    <div class="scroll" id="grid-scroll"><table id="grid" style="width:${300 + 110 * b.stages.length}px"><thead>${head}</thead><tbody id="grid-body"></tbody></table></div>`;
   drawRows(true);
   const sc = el('grid-scroll');
   let pending = false;
