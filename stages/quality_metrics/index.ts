@@ -2,10 +2,16 @@
  * Built-in quality_metrics: the Allen module's per-unit metrics (reference §1.8) from a Kilosort
  * folder, written as the same CSV (merged with waveform_metrics.csv when that exists).
  *
+ * Random subsamples are numpy's: the silhouette sample is `np.random.permutation(n_spikes)` right
+ * after `np.random.seed(9999)` (numpy's legacy MT19937), as the module draws it in its main
+ * process; the PC-metric subsamples are those the module draws when its per-cluster loop runs on
+ * one core (pcSubsamples.ts). On several cores the module draws those in unseeded joblib workers,
+ * so its PC metrics of units above max_spikes_for_unit (and nearest-neighbour rates above
+ * max_spikes_for_nn rows) vary from run to run; ours are one of its outcomes.
+ *
  * Differences from the module, on purpose: a missing or malformed input is an error (the module
- * prints "Files not available." and exits 0 without output); the PC-metric and silhouette
- * subsamples come from a seeded generator (seed 9999, one stream per unit, so results do not depend
- * on thread scheduling) where the module's joblib workers draw unseeded; the output file is written
+ * prints "Files not available." and exits 0 without output); fewer spikes than n_silhouette give
+ * a silhouette over all of them (the module raises IndexError); the output file is written
  * atomically. Everything else, quirks included, follows the module.
  */
 import path from 'node:path';
@@ -13,7 +19,7 @@ import fs from 'node:fs';
 import { StageError, type BuiltinStage, type InputJson, type BuiltinContext } from '../../lib/builtin/stage.js';
 import { writeFileAtomic } from '../../lib/base/atomicFile.js';
 import { loadKilosortFolder } from '../../lib/formats/kilosort.js';
-import { SeededRandom } from '../../lib/numeric/seededRandom.js';
+import { Mt19937 } from '../../lib/numeric/mt19937.js';
 import { selectEpochSpikes, spikesOf, type UnitSpikes } from './unitSpikes.js';
 import { firingRate, presenceRatio, isiViolations, amplitudeCutoff } from './spikeTrainMetrics.js';
 import { templatePeakChannels, unitPeakChannels } from './peakChannels.js';
@@ -22,6 +28,7 @@ import { silhouetteScores, type SilhouetteInput } from './silhouette.js';
 import { WorkerPool } from './workerPool.js';
 import { SubsampleDump } from './subsampleDump.js';
 import { channelRange } from './pcFeatureRows.js';
+import { drawPcSubsamples } from './pcSubsamples.js';
 import { formatCsv, readCsvTable, mergeTables, type Table } from './metricsTable.js';
 import type { PcData, PcParams } from './pcData.js';
 import type { WorkerTask } from './worker.js';
@@ -31,10 +38,8 @@ export const stage: BuiltinStage = {
   run: runQualityMetrics,
 };
 
-/** The seed of every random subsample (the module's np.random.seed). */
+/** The module's `np.random.seed`. */
 export const subsampleSeed = 9999;
-/** Stream of the silhouette sample; unit u's PC subsample uses stream u. */
-const silhouetteStream = 0x7fffffff;
 
 export interface QualityMetricsParams {
   isiThreshold: number;
@@ -155,18 +160,21 @@ async function pcMetrics(
   };
   // Small inputs are faster without thread start-up.
   const threads = s.times.length < 50_000 ? 0 : WorkerPool.threadsFor(units);
-  const pool = new WorkerPool({ pc, params, keepDraws: !!dump }, threads);
+  const drawStart = Date.now();
+  const subsamples = drawPcSubsamples(pc, params);
+  ctx.log(`PC subsamples: ${((Date.now() - drawStart) / 1000).toFixed(1)} s`);
+  if (dump) subsamples.forEach((draws, u) => dump.addUnit(u, draws));
+  const pool = new WorkerPool({ pc, params }, threads);
   try {
     const order = Array.from({ length: units }, (_, u) => u);
     const cost = order.map((u) => unitCost(s, unitPeakChannel, p, maxChannel, u));
     order.sort((a, b) => cost[b] - cost[a]);
     let done = 0;
     let phaseStart = Date.now();
-    await pool.run(order.map((u): WorkerTask => ({ type: 'unit', unit: u })), (reply) => {
+    await pool.run(order.map((u): WorkerTask => ({ type: 'unit', unit: u, draws: subsamples[u] })), (reply) => {
       if (reply.type !== 'unit') return;
       const u = reply.unit;
       [out.isolationDistance[u], out.lRatio[u], out.dPrime[u], out.nnHitRate[u], out.nnMissRate[u]] = reply.values;
-      if (dump && reply.draws) dump.addUnit(u, reply.draws);
       report(++done);
     }, ctx.signal);
     ctx.log(`PC metrics of ${units} units: ${((Date.now() - phaseStart) / 1000).toFixed(1)} s on ${Math.max(1, pool.size)} thread(s)`);
@@ -175,7 +183,8 @@ async function pcMetrics(
     // Silhouette: a random sample of the epoch's spikes, distance sums split into a fixed number
     // of shares (not one per thread), added in share order: the sums, to the last bit, do not
     // depend on how many cores the machine has.
-    const sample = new SeededRandom(subsampleSeed, silhouetteStream).sampleIndices(s.times.length, p.nSilhouette);
+    // The module's sample; with fewer spikes than n_silhouette it raises IndexError, here all are used.
+    const sample = new Mt19937(subsampleSeed).permutation(s.times.length).subarray(0, p.nSilhouette);
     const input: SilhouetteInput = {
       templates: Int32Array.from(sample, (e) => s.templates[e]),
       sourceRows: Int32Array.from(sample, (e) => s.sourceRow[e]),

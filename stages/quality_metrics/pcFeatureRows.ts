@@ -3,8 +3,6 @@
  * whose peak channel lies within `num_channels_to_compare` channels of this unit's peak contributes
  * its PCs on those channels, subsampled, in the module's row order.
  */
-import { SeededRandom } from '../../lib/numeric/seededRandom.js';
-import { spikesOf } from './unitSpikes.js';
 import type { PcData, PcParams } from './pcData.js';
 
 export interface PcRows {
@@ -15,8 +13,6 @@ export interface PcRows {
   nRows: number;
   nFeatures: number;
   channelCount: number;
-  /** Subsample drawn from each unit in range (epoch spike indices, in draw order), when asked for. */
-  draws?: Array<{ unit: number; spikes: Int32Array }>;
 }
 
 /** The contiguous channel range around a unit's peak, clipped at 0 and at max(pc_feature_ind). */
@@ -28,34 +24,21 @@ export function channelRange(peak: number, numChannelsToCompare: number, maxChan
 }
 
 /**
- * Build the rows for unit u. Subsampling follows the module: when this unit has more than
- * max_spikes_for_unit spikes, every unit's count is scaled by max_spikes_for_unit / N_this and
- * truncated; each unit's spikes are then a random draw (seeded: stream u of `params.seed`), grouped
- * by template in ascending template order. A unit any of whose drawn templates lacks one of the
- * channels in its pc_feature_ind row contributes nothing.
+ * Build the rows for unit u from its subsample draws (see pcSubsamples.ts): each unit's drawn
+ * spikes, grouped by template in ascending template order. A unit contributes nothing when any of
+ * its drawn templates lacks one of the channels in its pc_feature_ind row, and nothing when it has
+ * fewer than two spikes drawn: for a single spike the module's `np.squeeze` turns the template
+ * mask into a scalar, the unit's PCs come back 4-D, and its caller leaves them out.
  */
-export function buildPcRows(data: PcData, params: PcParams, u: number, keepDraws = false): PcRows {
+export function buildPcRows(data: PcData, params: PcParams, u: number, draws: Array<{ unit: number; spikes: Int32Array }>): PcRows {
   const { spikes, pcFeatures, pcFeatureInd, pcCount, pcChannelCount } = data;
   const [lo, hi] = channelRange(data.unitPeakChannel[u], params.numChannelsToCompare, data.maxChannel);
   const channelCount = hi - lo + 1;
   const nFeatures = pcCount * channelCount;
-  const units = spikes.clusterIds.length;
-  const inRange: number[] = [];
-  for (let v = 0; v < units; v++) {
-    const p = data.unitPeakChannel[v];
-    if (p >= lo && p <= hi) inRange.push(v);
-  }
-  const nThis = spikes.unitStart[u + 1] - spikes.unitStart[u];
-  const rng = new SeededRandom(params.seed, u);
-  const draws: Array<{ unit: number; spikes: Int32Array }> = [];
   const accepted: Array<{ unit: number; ordered: Int32Array; columnOf: Map<number, Int32Array> }> = [];
   let nRows = 0;
-  for (const v of inRange) {
-    const nV = spikes.unitStart[v + 1] - spikes.unitStart[v];
-    const wanted = Math.trunc(nThis > params.maxSpikesForUnit ? (nV / nThis) * params.maxSpikesForUnit : nV);
-    const drawn = rng.sample(spikesOf(spikes, v), wanted);
-    if (keepDraws) draws.push({ unit: v, spikes: drawn });
-    if (drawn.length === 0) continue;
+  for (const { unit: v, spikes: drawn } of draws) {
+    if (drawn.length < 2) continue;
     const ordered = groupByTemplate(drawn, spikes.templates);
     const columnOf = new Map<number, Int32Array>();
     let valid = true;
@@ -90,7 +73,7 @@ export function buildPcRows(data: PcData, params: PcParams, u: number, keepDraws
       unitOfRow[r] = unit;
     }
   }
-  return { rows, unitOfRow, nRows, nFeatures, channelCount, draws: keepDraws ? draws : undefined };
+  return { rows, unitOfRow, nRows, nFeatures, channelCount };
 }
 
 function firstIndexOf(a: Uint32Array, start: number, n: number, value: number): number {

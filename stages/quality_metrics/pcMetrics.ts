@@ -198,8 +198,8 @@ export function nearestNeighborMetrics(x: Float64Array, d: number, own: Int32Arr
 }
 
 /** All five metrics of unit u, or NaN where the module's conditions are not met. */
-export function unitPcMetrics(data: PcData, params: PcParams, u: number, keepDraws = false): { metrics: UnitPcMetrics; rows: PcRows } {
-  const rows = buildPcRows(data, params, u, keepDraws);
+export function unitPcMetrics(data: PcData, params: PcParams, u: number, draws: Array<{ unit: number; spikes: Int32Array }>): { metrics: UnitPcMetrics; rows: PcRows } {
+  const rows = buildPcRows(data, params, u, draws);
   const ownList: number[] = [];
   const otherList: number[] = [];
   for (let r = 0; r < rows.nRows; r++) (rows.unitOfRow[r] === u ? ownList : otherList).push(r);

@@ -1,7 +1,7 @@
 /**
  * Worker-thread entry for the PC metrics and the silhouette distance sums. The large arrays arrive
  * on SharedArrayBuffers (workerData), so each worker reads the same memory; a task is a unit index
- * or a share of the silhouette block pairs.
+ * with its subsample draws, or a share of the silhouette block pairs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { unitPcMetrics } from './pcMetrics.js';
@@ -9,22 +9,22 @@ import { distanceSums, type SilhouetteInput } from './silhouette.js';
 import type { PcData, PcParams } from './pcData.js';
 
 export type WorkerTask =
-  | { type: 'unit'; unit: number }
+  | { type: 'unit'; unit: number; draws: Array<{ unit: number; spikes: Int32Array }> }
   | { type: 'silhouette'; share: number; shares: number; input: SilhouetteInput };
 
 export type WorkerReply =
-  | { type: 'unit'; unit: number; values: number[]; draws?: Array<{ unit: number; spikes: Int32Array }> }
+  | { type: 'unit'; unit: number; values: number[] }
   | { type: 'silhouette'; share: number; sums: Float64Array }
   | { type: 'error'; message: string };
 
-export interface WorkerSetup { pc: PcData; params: PcParams; keepDraws: boolean }
+export interface WorkerSetup { pc: PcData; params: PcParams }
 
 /** Does one task; also used directly by the main thread when it runs without workers. */
 export function runTask(setup: WorkerSetup, task: WorkerTask): WorkerReply {
   switch (task.type) {
     case 'unit': {
-      const { metrics: m, rows } = unitPcMetrics(setup.pc, setup.params, task.unit, setup.keepDraws);
-      return { type: 'unit', unit: task.unit, values: [m.isolationDistance, m.lRatio, m.dPrime, m.nnHitRate, m.nnMissRate], draws: rows.draws };
+      const { metrics: m } = unitPcMetrics(setup.pc, setup.params, task.unit, task.draws);
+      return { type: 'unit', unit: task.unit, values: [m.isolationDistance, m.lRatio, m.dPrime, m.nnHitRate, m.nnMissRate] };
     }
     case 'silhouette':
       return { type: 'silhouette', share: task.share, sums: distanceSums(task.input, (a, b) => (a + b) % task.shares === task.share) };

@@ -1,7 +1,7 @@
 /**
  * Runs the per-unit PC metrics and the silhouette sums on worker threads (one per core), or in
  * this thread when there is one core or little work. Results never depend on which thread did a
- * task: each unit's subsample comes from its own seeded stream.
+ * task: each unit's subsample is drawn beforehand, in the module's order (pcSubsamples.ts).
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
