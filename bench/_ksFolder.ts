@@ -5,7 +5,10 @@
  * features concentrated around each template's peak channel with amplitude scaling and noise, slow
  * drift, and some units merged from two templates (spike_clusters differs from spike_templates).
  *
- * Used by bench/metrics.ts (millions of spikes) and by the tests (thousands).
+ * Used by bench/metrics.ts (millions of spikes), by the tests (thousands) and, with the options
+ * that make the cases a sorter rarely gives (one-spike units, coincident spikes, a channel left
+ * out), by the golden fixtures of the real Allen modules (bench/oracle/cases.ts). Options left out
+ * give the same files as before they existed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +27,18 @@ export interface KsFolderOptions {
   seed?: number;
   /** Spikes written per pc_features chunk (memory bound while writing). */
   chunkSpikes?: number;
+  /** Probe channels left out of the sorted set (channel_map skips them, as Kilosort 2 drops reference sites). */
+  skipChannels?: number[];
+  /** Exact spike counts of the last units (e.g. [1, 1, 2]: two one-spike units and a two-spike unit). */
+  fewSpikeCounts?: number[];
+  /** Spikes copied onto the unit with the nearest peak channel, 0 to 5 samples later. */
+  coincidentSpikes?: number;
+  /** Spikes repeated at the same time in the same unit. */
+  duplicateSpikes?: number;
+  /** One template per unit and cluster id = template id = unit index (what several Allen modules assume). */
+  clustersAreTemplates?: boolean;
+  /** Peak channels drawn from [from, to) instead of the whole probe. */
+  peakChannelRange?: [number, number];
 }
 
 export interface KsFolderSummary { spikes: number; units: number; templates: number; bytes: number }
@@ -54,14 +69,16 @@ export function makeKsFolder(dir: string, opts: KsFolderOptions): KsFolderSummar
   // Units: cluster ids with gaps (merges renumber), 1 or 2 templates each.
   const U = opts.units;
   const clusterIds: number[] = [];
-  for (let id = 0; clusterIds.length < U; id++) if (rng.nextFloat() > 0.15) clusterIds.push(id);
+  if (opts.clustersAreTemplates) for (let id = 0; id < U; id++) clusterIds.push(id);
+  else for (let id = 0; clusterIds.length < U; id++) if (rng.nextFloat() > 0.15) clusterIds.push(id);
   const unitTemplates: number[][] = [];
   let T = 0;
-  for (let u = 0; u < U; u++) unitTemplates.push(rng.nextFloat() < 0.1 ? [T++, T++] : [T++]);
+  for (let u = 0; u < U; u++) unitTemplates.push(!opts.clustersAreTemplates && rng.nextFloat() < 0.1 ? [T++, T++] : [T++]);
   const peakChannel = new Int32Array(T);
   const templateAmp = new Float64Array(T);
+  const [peakFrom, peakTo] = opts.peakChannelRange ?? [0, C];
   for (let u = 0; u < U; u++) {
-    const pk = rng.nextInt(C);
+    const pk = peakFrom + rng.nextInt(peakTo - peakFrom);
     for (const t of unitTemplates[u]) {
       peakChannel[t] = Math.min(C - 1, Math.max(0, pk + (t === unitTemplates[u][0] ? 0 : rng.nextInt(3) - 1)));
       templateAmp[t] = 20 + 60 * rng.nextFloat();
@@ -79,7 +96,10 @@ export function makeKsFolder(dir: string, opts: KsFolderOptions): KsFolderSummar
   const weights = Array.from({ length: U }, () => Math.exp(1.2 * gauss()));
   const wsum = weights.reduce((a, b) => a + b, 0);
   const counts = weights.map((w) => Math.max(3, Math.round((w / wsum) * opts.spikes)));
-  const N = counts.reduce((a, b) => a + b, 0);
+  const few = opts.fewSpikeCounts ?? [];
+  few.forEach((n, i) => { counts[U - few.length + i] = n; });
+  const extra = (opts.coincidentSpikes ?? 0) + (opts.duplicateSpikes ?? 0);
+  const N = counts.reduce((a, b) => a + b, 0) + extra;
   const durationSamples = Math.round(opts.durationS * fs_);
   // Times: uniform then sorted per unit, refractory 1.5 ms except in "contaminated" units.
   const keys = new Float64Array(N);
@@ -95,6 +115,24 @@ export function makeKsFolder(dir: string, opts: KsFolderOptions): KsFolderSummar
     }
     // Sort key: time then unit, packed exactly in a double (time < 2^40, unit < 2^12).
     for (let i = 0; i < n; i++) keys[at++] = t[i] * 4096 + u;
+  }
+  const made = at;
+  const unitPeak = (u: number) => peakChannel[unitTemplates[u][0]];
+  for (let i = 0; i < (opts.coincidentSpikes ?? 0); i++) {
+    const k = keys[rng.nextInt(made)];
+    const u = k % 4096;
+    let best = -1;
+    for (let w = 0; w < U; w++) {
+      if (w === u || counts[w] < 3) continue;
+      if (best < 0 || Math.abs(unitPeak(w) - unitPeak(u)) < Math.abs(unitPeak(best) - unitPeak(u))) best = w;
+    }
+    const t = Math.min(durationSamples - 1, (k - u) / 4096 + rng.nextInt(6));
+    keys[at++] = t * 4096 + best;
+  }
+  for (let i = 0; i < (opts.duplicateSpikes ?? 0); i++) {
+    let k: number;
+    do k = keys[rng.nextInt(made)]; while (counts[k % 4096] < 3); // units of 1 or 2 spikes stay so
+    keys[at++] = k;
   }
   keys.sort();
   const spikeTimes = new BigUint64Array(N);
@@ -124,7 +162,10 @@ export function makeKsFolder(dir: string, opts: KsFolderOptions): KsFolderSummar
   writeNpy(path.join(dir, 'spike_clusters.npy'), { dtype: 'uint32', shape: col(N), data: spikeClusters });
   writeNpy(path.join(dir, 'amplitudes.npy'), { dtype: 'float64', shape: col(N), data: amplitudes });
   writeNpy(path.join(dir, 'pc_feature_ind.npy'), { dtype: 'uint32', shape: [T, K], data: pcFeatureInd });
-  writeNpy(path.join(dir, 'channel_map.npy'), { dtype: 'int32', shape: [C, 1], data: Int32Array.from({ length: C }, (_, c) => c) });
+  const skip = new Set(opts.skipChannels ?? []);
+  const probeChannels: number[] = [];
+  for (let ch = 0; probeChannels.length < C; ch++) if (!skip.has(ch)) probeChannels.push(ch);
+  writeNpy(path.join(dir, 'channel_map.npy'), { dtype: 'int32', shape: [C, 1], data: Int32Array.from(probeChannels) });
   const white = new Float32Array(C * C);
   for (let c = 0; c < C; c++) { white[c * C + c] = 2; if (c + 1 < C) { white[c * C + c + 1] = 0.1; white[(c + 1) * C + c] = 0.1; } }
   writeNpy(path.join(dir, 'whitening_mat_inv.npy'), { dtype: 'float32', shape: [C, C], data: white });
