@@ -1,8 +1,9 @@
 /**
  * Built-in `kilosort_postprocessing`: removes double-counted spikes (the rule is in
- * doubleCounted.ts) and writes spike_times.npy (1-D), amplitudes.npy, spike_clusters.npy,
- * spike_templates.npy, pc_features.npy when Kilosort wrote PCs, and overlap_matrix.npy
- * (float64, templates x templates), with the dtypes Kilosort used.
+ * doubleCounted.ts) and writes spike_times.npy, spike_clusters.npy, spike_templates.npy (1-D),
+ * amplitudes.npy and pc_features.npy (when Kilosort wrote PCs; both with Kilosort's row shape,
+ * amplitudes (N, 1)), and overlap_matrix.npy (float64, templates x templates), with the dtypes
+ * Kilosort used.
  *
  * Unlike the Allen module it never compounds: in place, it reads Kilosort's arrays from the
  * originals it kept (keptOriginals.ts); with `ks_postprocessing_params.output_directory` it leaves
@@ -117,7 +118,9 @@ export async function runPostprocessing(
   const staged: StagedFile[] = [];
   try {
     staged.push(stageArray(at('spike_times.npy'), { dtype: layoutOf('spike_times.npy').dtype, shape: [keptCount], data: keptValues(folder.spikeTimesRaw, keep, keptCount) }));
-    staged.push(stageArray(at('amplitudes.npy'), { dtype: layoutOf('amplitudes.npy').dtype, shape: [keptCount], data: asDtype(keptValues(folder.amplitudes, keep, keptCount), layoutOf('amplitudes.npy').dtype) }));
+    // The module squeezes the id and time arrays but deletes rows of amplitudes as loaded: Kilosort's
+    // (N, 1) stays (N', 1).
+    staged.push(stageArray(at('amplitudes.npy'), { dtype: layoutOf('amplitudes.npy').dtype, shape: [keptCount, ...layoutOf('amplitudes.npy').shape.slice(1)], data: asDtype(keptValues(folder.amplitudes, keep, keptCount), layoutOf('amplitudes.npy').dtype) }));
     staged.push(stageArray(at('spike_clusters.npy'), { dtype: layoutOf('spike_clusters.npy').dtype, shape: [keptCount], data: asDtype(keptValues(folder.spikeClusters, keep, keptCount), layoutOf('spike_clusters.npy').dtype) }));
     staged.push(stageArray(at('spike_templates.npy'), { dtype: layoutOf('spike_templates.npy').dtype, shape: [keptCount], data: asDtype(keptValues(folder.spikeTemplates, keep, keptCount), layoutOf('spike_templates.npy').dtype) }));
     if (hasPcs) staged.push(stageKeptRows(path.join(src, 'pc_features.npy'), at('pc_features.npy'), keep, keptCount, signal));
