@@ -9,6 +9,11 @@
  * add the previous read; worker k takes the units with id % workers == k, so no two threads ever
  * write the same sums. Sums are kept in counts, not µV: integers add exactly, so the means and
  * the SNR's variance are exact before the one final scaling by bit_volts.
+ *
+ * The rows the waveform metrics read (each unit's local peak and its sites) are also summed as
+ * numpy sums them: each snippet's value times bit_volts, added in float64 one snippet after the
+ * other, in file order. Where two samples' means are equal, numpy's rounding decides which is the
+ * trough; exact sums would always tie (metricRows.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,6 +40,8 @@ export interface UnitSums {
   peakSquares: Float64Array;
   /** Whole snippets summed per unit. */
   counts: Uint32Array;
+  /** [unit][row][sample]: numpy-order float64 sums in µV of the channels in `metricChannels`. */
+  metricSums: Float64Array;
 }
 
 export interface ReadRange {
@@ -81,6 +88,11 @@ export interface SumLayout {
   peakChannels: Int32Array;
   peakSquares: Float64Array;
   counts: Uint32Array;
+  /** [unit][metricRowCount]: channels summed numpy-style (-1: none). */
+  metricChannels: Int32Array;
+  metricRowCount: number;
+  metricSums: Float64Array;
+  bitVolts: number;
 }
 
 /** Adds one read's snippets for the units with id % stride == part. */
@@ -119,6 +131,13 @@ export class SnippetAdder {
         const v = buf[src + s * C + pc];
         peakSquares[unit * S + s] += v * v;
       }
+      const { metricChannels, metricRowCount: M, metricSums, bitVolts } = this.l;
+      for (let m = 0; m < M; m++) {
+        const ch = metricChannels[unit * M + m];
+        if (ch < 0) break;
+        const out = (unit * M + m) * S;
+        for (let s = 0; s < S; s++) metricSums[out + s] += buf[src + s * C + ch] * bitVolts;
+      }
     }
   }
 }
@@ -133,6 +152,10 @@ export interface SumOptions {
   maxPerUnit: number;
   list: SnippetList;
   peakChannels: Int32Array;
+  /** [unit][metricRowCount] channels to sum numpy-style, -1 after the last. */
+  metricChannels: Int32Array;
+  metricRowCount: number;
+  bitVolts: number;
   /** Worker threads; 0 adds in this thread. Default: one per core, at most two. */
   workers?: number;
   onBytes?: (bytes: number, total: number) => void;
@@ -201,6 +224,8 @@ export async function sumSnippets(o: SumOptions): Promise<UnitSums> {
     starts: toShared(o.list.starts), units: toShared(o.list.units), peakChannels: toShared(o.peakChannels),
     peakSquares: new Float64Array(new SharedArrayBuffer(unitCount * S * 8)),
     counts: new Uint32Array(new SharedArrayBuffer(unitCount * 4)),
+    metricChannels: toShared(o.metricChannels), metricRowCount: o.metricRowCount, bitVolts: o.bitVolts,
+    metricSums: new Float64Array(new SharedArrayBuffer(Math.max(1, unitCount * o.metricRowCount * S) * 8)),
   };
   const workerCount = Math.min(o.workers ?? Math.min(2, os.availableParallelism()), unitCount, 2);
   const pool = workerCount > 0 && ranges.length > 1 ? startWorkers(workerCount, layout, module) : undefined;
@@ -224,7 +249,7 @@ export async function sumSnippets(o: SumOptions): Promise<UnitSums> {
     await pool?.close();
   }
   const sums = memory ? new Int32Array(memory.buffer as unknown as SharedArrayBuffer, 0, unitCount * S * C) : fallbackSums!;
-  return { samples: S, channels: C, sums, peakSquares: layout.peakSquares, counts: layout.counts };
+  return { samples: S, channels: C, sums, peakSquares: layout.peakSquares, counts: layout.counts, metricSums: layout.metricSums };
 }
 
 interface WorkerPool {

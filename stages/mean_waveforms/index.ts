@@ -27,6 +27,7 @@ import { inputNumber, inputPath, inputSection } from '../../lib/builtin/stageInp
 import { chooseSpikes, groupSpikesByUnit } from './select.js';
 import { sumSnippets, type SnippetList, type UnitSums } from './gather.js';
 import { snrFromSums, upsampledCount, waveformMetrics } from './metrics.js';
+import { localPeakRow, metricRowCount, metricRows } from './metricRows.js';
 import { metricsCsvText, type MetricsRow } from './metricsCsv.js';
 
 function fail(message: string): never {
@@ -193,11 +194,23 @@ export async function runMeanWaveforms(s: MeanWaveformSettings, ctx: BuiltinCont
       }
     }
     const list = sortSnippets(starts, units, unitCount);
+    const R = ks.channelCount;
+    const M = metricRowCount(s.siteRange);
+    const localPeaks = new Int32Array(unitCount);
+    const rowsOf: number[][] = [];
+    const metricChannels = new Int32Array(unitCount * M).fill(-1);
+    for (let u = 0; u < unitCount; u++) {
+      if (!hasSpikes[u]) { rowsOf.push([]); continue; }
+      localPeaks[u] = localPeakRow(ks.channelMap, peakChannels[u]);
+      rowsOf.push(metricRows(R, localPeaks[u], s.siteRange));
+      rowsOf[u].forEach((r, m) => { metricChannels[u * M + m] = ks.channelMap[r]; });
+    }
     const withSpikes = hasSpikes.reduce((a, b) => a + b, 0);
     ctx.log(`${withSpikes} of ${unitCount} units have spikes; averaging ${list.starts.length} snippets (${truncated} cut off by the file's ends left out)`);
     const acc = await sumSnippets({
       path: s.apFile, fd: file.fd, unitCount, samples: S, channels: s.numChannels,
-      maxPerUnit: s.spikesPerEpoch, list, peakChannels, workers: s.workers, signal: ctx.signal,
+      maxPerUnit: s.spikesPerEpoch, list, peakChannels, metricChannels, metricRowCount: M, bitVolts: s.bitVolts,
+      workers: s.workers, signal: ctx.signal,
       onBytes: (done, total) => ctx.progress(done, total, 'bytes'),
     });
     ctx.log(`snippets summed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -205,19 +218,17 @@ export async function runMeanWaveforms(s: MeanWaveformSettings, ctx: BuiltinCont
     writeMeanWaveforms(s.meanWaveformsFile, acc, unitCount, hasSpikes, s.bitVolts);
 
     const rows: MetricsRow[] = [];
-    const R = ks.channelCount;
-    const mean2d = new Float64Array(R * S);
+    // Only the metric rows are read (metricRows.ts); they hold numpy's means, the rest NaN.
+    const mean2d = new Float64Array(R * S).fill(NaN);
     for (let u = 0; u < unitCount; u++) {
       if (!hasSpikes[u]) continue;
       const n = acc.counts[u];
       const base = u * S * s.numChannels;
-      for (let r = 0; r < R; r++) {
-        const ch = ks.channelMap[r];
-        for (let k = 0; k < S; k++) mean2d[r * S + k] = n ? (acc.sums[base + k * s.numChannels + ch] / n) * s.bitVolts : NaN;
-      }
+      rowsOf[u].forEach((r, m) => {
+        for (let k = 0; k < S; k++) mean2d[r * S + k] = n ? acc.metricSums[(u * M + m) * S + k] / n : NaN;
+      });
       const pc = peakChannels[u];
-      let localPeak = 0;
-      for (let r = 1; r < R; r++) if (Math.abs(ks.channelMap[r] - pc) < Math.abs(ks.channelMap[localPeak] - pc)) localPeak = r;
+      const localPeak = localPeaks[u];
       const peakSum = new Float64Array(S);
       for (let k = 0; k < S; k++) peakSum[k] = acc.sums[base + k * s.numChannels + pc];
       const snr = snrFromSums(peakSum, acc.peakSquares.subarray(u * S, (u + 1) * S), n, s.bitVolts);
@@ -227,6 +238,7 @@ export async function runMeanWaveforms(s: MeanWaveformSettings, ctx: BuiltinCont
         siteRange: s.siteRange, siteSpacingM: s.siteSpacingM,
       });
       rows.push({ cluster_id: u, epoch_name: 'complete_session', peak_channel: pc, ...m });
+      rowsOf[u].forEach((r) => mean2d.fill(NaN, r * S, (r + 1) * S));
     }
     writeFileAtomic(s.metricsFile, metricsCsvText(rows));
     ctx.log(`wrote ${s.meanWaveformsFile} and ${s.metricsFile} (${rows.length} units) in ${((Date.now() - started) / 1000).toFixed(1)} s`);

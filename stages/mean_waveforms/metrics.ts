@@ -15,10 +15,8 @@
  *
  * Where the module would crash (an all-NaN mean), the metrics are NaN instead.
  *
- * The means here come from exact integer sums, so two samples whose means are mathematically
- * equal tie, and argmin / argmax take the first. The module's float sums, in its random spike
- * order, may break such a tie either way; on near-flat (noise-only) units that can move a trough
- * by some samples and so change the velocities (seen for 1 of 400 units in a cross-check).
+ * The 2-D mean's rows read here are numpy's float64 means (metricRows.ts), so where two samples'
+ * exact means are equal, argmin and argmax see the same rounding numpy does.
  */
 import { linregress } from '../../lib/numeric/linregress.js';
 import { median } from '../../lib/numeric/median.js';
