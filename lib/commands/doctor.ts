@@ -1,7 +1,8 @@
 /**
  * `ephys-make doctor`: for the pipeline in use, check that what each stage needs is there (the
  * interpreter and its module, a command's program, a built-in, executables and repositories named
- * in params) and say how to fix what is missing. Runs nothing of the pipeline.
+ * in params), that every recording's jobs can be built (e.g. no Allen program given a channel
+ * count it cannot read), and say how to fix what is missing. Runs nothing of the pipeline.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { interpreterArgv, pythonModulePrefix } from '../engine/runners/argv.js';
 import { stagesBuildDir } from '../base/paths.js';
 import { deepMerge, isPlainObject } from '../engine/inputJson.js';
 import type { Stage } from '../engine/config.js';
+import { foldRepeats, formatDiagnostic, type Diagnostic } from '../base/diagnostic.js';
 
 /** Params naming things on disk that a module needs before it can start. */
 const pathKeys = ['median_subtraction_executable', 'median_subtraction_repo', 'kilosort_repository', 'matlab_home_directory', 'classifier_path', 'npx_extractor_executable'];
@@ -84,6 +86,17 @@ export function doctor(o: CliOptions, io: Io): number {
       if (fs.existsSync(value)) okLine(stage.name, `${key} ${value}`);
       else bad(stage.name, `${key} ${value} does not exist`, `set ${key} in ${path.basename(pipeline.file)} to where it is on this machine`);
     }
+  }
+  // What only a recording's own values show, such as an Allen program's channel limit: every
+  // recording's jobs are built (nothing is read beyond what planning reads).
+  const found = loaded.value.discover();
+  if (found.ok) {
+    const problems: Diagnostic[] = [];
+    for (const rec of found.value) {
+      const rp = loaded.value.jobsOf(rec);
+      if (!rp.ok) problems.push(...rp.diagnostics);
+    }
+    for (const d of foldRepeats(problems)) { missing++; io.out(formatDiagnostic(d, io.cwd)); }
   }
   io.out(missing ? `\n${missing} thing${missing === 1 ? '' : 's'} missing\n` : '\neverything the pipeline needs is here\n');
   return missing ? 1 : 0;

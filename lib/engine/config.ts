@@ -27,6 +27,8 @@ export interface Stage {
   python?: string;
   inputs: FileSpec[];
   outputs: string[];
+  /** Outputs the program appends to rather than replaces; the engine removes them before each run. */
+  appendsTo: string[];
   after: string[];
   params: Sections;
   sections?: string[];
@@ -109,6 +111,11 @@ export function parsePipeline(source: YamlSource): Result<Pipeline> {
         diags.push({ ...place(['stages', name, 'resources', pool], true), message: `stage '${name}' asks for pool '${pool}', which is not declared under resources${didYouMean(pool, Object.keys(resources))}; declare it, e.g. resources: { ${pool}: 1 }` });
       }
     }
+    (s.appends_to ?? []).forEach((o: string, i: number) => {
+      if (!(s.outputs ?? []).includes(o)) {
+        diags.push({ ...at('appends_to', String(i)), message: `stages.${name}.appends_to: '${o}' is not one of the stage's outputs; list it under outputs too (the engine removes only declared outputs)` });
+      }
+    });
     let space: Stage['space'];
     if (s.space) {
       const m = /^\s*([0-9.]+)\s*x\s*([A-Za-z_][A-Za-z0-9_.]*)\s*$/.exec(s.space);
@@ -124,6 +131,7 @@ export function parsePipeline(source: YamlSource): Result<Pipeline> {
       python: s.python,
       inputs: (s.inputs ?? []).map((f: any) => typeof f === 'string' ? { path: f, optional: false } : { path: f.path, optional: !!f.optional }),
       outputs: s.outputs ?? [],
+      appendsTo: s.appends_to ?? [],
       after: s.after ?? [],
       params: s.params ?? {},
       sections: s.sections,

@@ -1,7 +1,8 @@
 /**
  * One job's life, with its records:
  *
- *   preflight (inputs, space) -> input.json -> record `running` -> in_place copies -> process
+ *   preflight (inputs, space) -> input.json -> record `running` -> appends_to outputs removed
+ *     -> in_place copies -> process
  *     -> exit 0 + outputs present -> record `done` (signatures of outputs) -> runs.jsonl
  *     -> otherwise                -> record `failed` / `interrupted`          -> runs.jsonl
  *
@@ -106,6 +107,14 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
       startedAt: started.toISOString(), reason: o.reason,
     }));
 
+    for (const out of job.appendsTo) {
+      // The program appends to this output: a rerun must start from what a first run sees.
+      try {
+        if (fs.existsSync(out)) { fs.rmSync(out); fs.appendFileSync(job.logPath, `removed ${out} (appends_to: the program appends to it)\n`); }
+      } catch (err: any) {
+        return finish({ status: 'failed', exitCode: null }, { status: 'failed', message: `cannot remove ${out} before the run (appends_to): ${err.message}` });
+      }
+    }
     for (const c of job.inPlace) {
       // The module may rewrite this file or folder; it gets a copy so the source stays pristine
       // and a rerun starts again from it.

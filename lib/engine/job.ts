@@ -14,6 +14,7 @@ import { fillPlaceholders, PlaceholderError } from './template.js';
 import type { Definition, RecordingState } from './record.js';
 import { builtinVersion } from './runners/builtinVersion.js';
 import { spanAt } from './yamlSource.js';
+import { hasModuleLimits, moduleLimitProblems } from './moduleLimits.js';
 import { fail, ok, type Diagnostic, type Result } from '../base/diagnostic.js';
 
 export interface Job {
@@ -35,6 +36,8 @@ export interface Job {
   fromRecord: boolean;
   inputs: Array<{ path: string; optional: boolean; template: string }>;
   outputs: string[];
+  /** Outputs the program appends to: removed before each run (`appends_to`). */
+  appendsTo: string[];
   /** in_place: input-JSON key -> the copy's path (also one of the outputs). */
   readonly inPlace: Array<{ key: string; source: string; copy: string }>;
   readonly argv?: string[];
@@ -107,10 +110,13 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
         if (!l.ok) { into.push(...l.diagnostics); return undefined; }
         const built = buildInputJson({ pipeline, stage, recording: rec, vars, layers: l.value, sets });
         if (!built.ok) { into.push(...built.diagnostics); return undefined; }
+        const limits = moduleLimitProblems(pipeline.source, stage, rec, built.value);
+        if (limits.length) { into.push(...limits); return undefined; }
         return resolveTemplates(pipeline, stage, rec, vars, built.value, into);
       };
       const record = records[stage.name];
-      const vouched = record?.status === 'done' && record.layersKey === layersKey && record.inputHash !== undefined
+      // A stage with a module limit (moduleLimits.ts) always builds its input JSON, to check it.
+      const vouched = !hasModuleLimits(stage) && record?.status === 'done' && record.layersKey === layersKey && record.inputHash !== undefined
         && record.inputs && record.outputs && Object.keys(record.inputs).length === stage.inputs.length && Object.keys(record.outputs).length === stage.outputs.length;
       let resolved: Resolved | undefined;
       let inputs: Job['inputs'], outputs: string[];
@@ -124,6 +130,7 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
         if (!resolved || diags.length > before) continue;
         ({ inputs, outputs } = resolved);
       }
+      const appendsTo = stage.appendsTo.map((o) => outputs[stage.outputs.indexOf(o)]);
       const lazily = (): Resolved => {
         if (resolved) return resolved;
         const problems: Diagnostic[] = [];
@@ -139,7 +146,7 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
         get inputHash() { return vouched ? record.inputHash! : lazily().input.hash; },
         get inPlace() { return lazily().inPlace; },
         get argv() { return lazily().argv; },
-        layersKey, fromRecord: !!vouched, inputs, outputs,
+        layersKey, fromRecord: !!vouched, inputs, outputs, appendsTo,
         definition: definitionOf(pipeline, stage),
         deps: [], consumers: [], consumerStages: graph.consumers.get(stage.name)!.size,
       };
