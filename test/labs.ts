@@ -65,8 +65,23 @@ export function makeLab(layout: Layout, withValues = false): Lab {
   }
   if (withValues) writeFile(rec, 'ephys-make.yaml', YAML.stringify({ params: { ephys_params: readRecordingValues(layout, rec) } }));
   const doc = YAML.parseDocument(fs.readFileSync(path.join(repoRoot, 'pipeline.yaml'), 'utf8'));
-  // The Open Ephys alternative the shipped file gives in a comment.
-  if (layout === 'openephys') doc.setIn(['recordings', 'match'], '**/continuous/Neuropix-*-100.0/continuous.dat');
+  // The Open Ephys alternatives the shipped file gives in comments: the match, and the Allen
+  // median-subtraction program (384 channels) instead of the built-in.
+  if (layout === 'openephys') {
+    doc.setIn(['recordings', 'match'], '**/continuous/Neuropix-*-100.0/continuous.dat');
+    doc.setIn(['stages', 'median_subtraction'], doc.createNode({
+      run: 'python-module',
+      inputs: ['{marker}', '{output}/probe_info.json'],
+      outputs: ['{output}/continuous_ms.dat', '{output}/residuals.dat'],
+      in_place: { ap_band_file: '{output}/continuous_ms.dat' },
+      appends_to: ['{output}/residuals.dat'],
+      space: '1.1x ap_band_file',
+      params: { median_subtraction_params: {
+        median_subtraction_executable: '/opt/SpikeBandMedianSubtraction/Builds/LinuxMakefile/build/SpikeBandMedianSubtraction',
+        median_subtraction_repo: '/opt/SpikeBandMedianSubtraction',
+      } },
+    }));
+  }
   const pipeline = writeFile(dir, 'pipeline.yaml', doc.toString());
   return { dir, rec, ap, lfp, pipeline };
 }

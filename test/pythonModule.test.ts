@@ -1,6 +1,7 @@
 /**
- * The python-module runner end to end: the shipped pipeline.yaml on a SpikeGLX recording, with a
- * small Python program standing in for each ecephys_spike_sorting module.
+ * The python-module runner end to end: the shipped pipeline.yaml on an Open Ephys recording, every
+ * stage through python -m (the Allen median-subtraction program and quality_metrics module instead
+ * of the shipped built-ins), with a small Python program standing in for each module.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -11,9 +12,10 @@ import { fixturesDir, runCli, timed } from './rig.js';
 import { makeLab, type Lab } from './labs.js';
 
 function fakeLab(): Lab {
-  const lab = makeLab('spikeglx');
+  const lab = makeLab('openephys');
   const doc = YAML.parseDocument(fs.readFileSync(lab.pipeline, 'utf8'));
   doc.set('python', `python3 ${path.join(fixturesDir, 'fake_module.py')}`);
+  doc.setIn(['stages', 'quality_metrics', 'run'], 'python-module');
   fs.writeFileSync(lab.pipeline, doc.toString());
   return lab;
 }
@@ -42,6 +44,19 @@ test('the Allen chain runs through python -m, in order; raw data untouched; outp
   assert.is((await run(lab, ['all', '--force', 'kilosort_postprocessing'])).code, 0);
   assert.is(fs.statSync(path.join(lab.rec, 'kilosort_postprocessed', 'spike_times.npy')).size, before);
 }, 120_000));
+
+test('a rerun of the median-subtraction program starts from what the first run saw: residuals.dat does not grow', timed(async () => {
+  const lab = fakeLab();
+  assert.is((await run(lab, ['median_subtraction'])).code, 0);
+  const residuals = path.join(lab.rec, 'residuals.dat');
+  const first = fs.readFileSync(residuals);
+  const ms = fs.readFileSync(path.join(lab.rec, 'continuous_ms.dat'));
+  const r = await run(lab, ['median_subtraction', '-B']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.ok(fs.readFileSync(residuals).equals(first), `residuals.dat ${fs.statSync(residuals).size} bytes after the rerun, ${first.length} after the first run`);
+  assert.ok(fs.readFileSync(path.join(lab.rec, 'continuous_ms.dat')).equals(ms));
+  assert.match(fs.readFileSync(path.join(lab.rec, '.ephys-make', 'median_subtraction', 'log.txt'), 'utf8'), `removed ${residuals} (appends_to: the program appends to it)`);
+}, 60_000));
 
 test('a module that fails: exit 1, the reason and log tail shown, dependents not run', timed(async () => {
   const lab = fakeLab();
