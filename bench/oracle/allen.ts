@@ -53,7 +53,7 @@ export function lastLines(text: string, n: number): string {
 }
 
 function python(allen: AllenEnv, code: string): string {
-  const r = spawnSync(allen.python, ['-W', 'ignore', '-c', code], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...allen.env } });
+  const r = spawnSync(allen.python, ['-W', 'ignore', '-c', code], { encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, ...allen.env } });
   if (r.status !== 0) throw new Error(`${allen.python} failed:\n${r.stderr}`);
   return r.stdout;
 }
@@ -115,5 +115,52 @@ for n in [5, 1, 0, 300, 2, 77]:
     out['shuffles'].append({'n': n, 'permutation': np.random.permutation(np.arange(n) * 3 + 1).tolist()})
 out['after'] = [int(v) for v in np.random.randint(0, 2**32, size=5, dtype=np.uint64)]
 print(json.dumps(out))
+`));
+}
+
+/**
+ * The mean_waveforms module's waveform metrics in fixed spike orders: extract_waveforms' loop
+ * (each unit's spikes in the epoch, snippets times bit_volts, NaN where cut off by the file's
+ * ends) with its unseeded `np.random.shuffle` replaced by the file's order, then by `orders`
+ * seeded permutations, each passed to the module's own calculate_waveform_metrics. Returns each
+ * run's table as CSV text. Where a unit's metrics differ between orders (a tie between two samples
+ * broken by float rounding), the module is not reproducible; the built-in, which sums in file
+ * order, must then give the first run's values.
+ */
+export function meanWaveformsOverOrders(allen: AllenEnv, inputJson: string, orders: number): string[] {
+  return JSON.parse(python(allen, `
+import json, sys, numpy as np, pandas as pd
+answer, sys.stdout = sys.stdout, sys.stderr   # the module prints progress
+from ecephys_spike_sorting.modules.mean_waveforms.waveform_metrics import calculate_waveform_metrics
+from ecephys_spike_sorting.common.utils import load_kilosort_data
+args = json.load(open(${JSON.stringify(inputJson)}))
+e, p = args['ephys_params'], args['mean_waveform_params']
+raw = np.memmap(e['ap_band_file'], dtype='int16', mode='r')
+data = np.reshape(raw, (int(raw.size / e['num_channels']), e['num_channels']))
+spike_times, spike_clusters, spike_templates, amplitudes, templates, channel_map, ids, quality = \
+    load_kilosort_data(args['directories']['kilosort_output_directory'], e['sample_rate'], convert_to_seconds=False)
+S, pre, limit = p['samples_per_spike'], p['pre_samples'], p['spikes_per_epoch']
+peak_channels = np.squeeze(channel_map[np.argmax(np.max(templates, 1) - np.min(templates, 1), 1)])
+in_epoch = ((spike_times / e['sample_rate']) > 0) * ((spike_times / e['sample_rate']) < np.inf)
+times_in_epoch = spike_times[in_epoch]
+out = []
+for k in range(${orders} + 1):
+    rng = np.random.default_rng(k)
+    metrics = pd.DataFrame()
+    for cluster_id in np.arange(np.max(spike_clusters) + 1):
+        times = times_in_epoch[spike_clusters[in_epoch] == cluster_id]
+        if times.size == 0: continue
+        if k: times = times[rng.permutation(times.size)]
+        n = min(times.size, limit)
+        w = np.empty((n, data.shape[1], S)); w[:] = np.nan
+        for i, t in enumerate(times[:n]):
+            start = int(t - pre)
+            snippet = data[start:start + S, :].T
+            if snippet.shape[1] == S: w[i] = snippet * e['bit_volts']
+        metrics = pd.concat([metrics, calculate_waveform_metrics(w, cluster_id, peak_channels[cluster_id], channel_map,
+            e['sample_rate'], p.get('upsampling_factor', 200 / 82), p['spread_threshold'], p['site_range'],
+            e['vertical_site_spacing'], 'complete_session')])
+    out.append(metrics.to_csv())
+answer.write(json.dumps(out))
 `));
 }

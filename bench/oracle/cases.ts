@@ -9,8 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { synthesize } from '../../lib/synth/generate.js';
 import { stage as builtinSorter } from '../../stages/builtin_sorter/index.js';
-import type { BuiltinContext, InputJson } from '../../lib/builtin.js';
+import type { BuiltinContext, InputJson } from '../../lib/builtin/stage.js';
 import { makeKsFolder, type KsFolderOptions } from '../_ksFolder.js';
+import { clean, makeTemplateFolder, randomUnits, type Unit } from './templateUnits.js';
 
 export const quietContext: BuiltinContext = { progress() {}, log() {}, signal: new AbortController().signal };
 
@@ -29,7 +30,7 @@ export async function makeRecording(c: RecordingCase, root: string): Promise<Rec
   fs.rmSync(out, { recursive: true, force: true });
   const s = await synthesize({
     outDir: out, recordings: 1, seconds: c.seconds, channels: 384, layout: 'openephys', seed: c.seed,
-    units: c.units, driftUm: c.driftUm, workers: 0,
+    units: c.units, driftUm: c.driftUm,
   });
   const r = s.recordings[0];
   return { ap: r.apFile, lfp: r.lfFile!, dir: r.dir };
@@ -73,14 +74,44 @@ export const ksFolders: KsCase[] = [
   {
     name: 'ksPostprocessing',
     note: 'one template per cluster (as the postprocessing, noise and waveform modules assume), coincident spikes on '
-      + 'neighbouring units at 0 to 5 samples, duplicates within units; spike times inside synthB, whose AP band the '
-      + 'mean waveforms read',
+      + 'neighbouring units at 0 to 5 samples, duplicates within units, a channel map with gaps; spike times inside '
+      + 'synthB, whose AP band the mean waveforms read',
     options: {
-      units: 30, spikes: 4000, durationS: 8, channels: 384, seed: 14, clustersAreTemplates: true,
+      units: 30, spikes: 4000, durationS: 8, channels: 382, skipChannels: [191, 200], seed: 14, clustersAreTemplates: true,
       coincidentSpikes: 80, duplicateSpikes: 30, fewSpikeCounts: [1, 2],
     },
   },
 ];
+
+/** Hand-shaped templates (templateUnits.ts) for the noise-template rules, one spike each. */
+export interface TemplateCase { name: string; units: Unit[]; channelMap?: number[]; note: string }
+
+const refs3A = [36, 75, 112, 151, 188, 227, 264, 303, 340, 379];
+
+export const templateFolders: TemplateCase[] = [
+  {
+    name: 'templatesHand',
+    note: 'a clean spike, one on a single channel, wide ones with and without propagation delay, a late trough, two sources, and 60 random ones',
+    units: [
+      clean, { channel: 200, widthUm: 22, singleChannel: true }, { channel: 200, widthUm: 90 }, { channel: 200, widthUm: 48 },
+      { channel: 200, widthUm: 48, delayPerUm: 0.05 }, { ...clean, troughSample: 40 },
+      { channel: 200, widthUm: 14, second: { channel: 220, widthUm: 14, amplitude: 0.9 } }, ...randomUnits(3, 60),
+    ],
+  },
+  {
+    name: 'templates3A',
+    note: 'the 3A reference sites left out of the channel map, units centred on them (where the triangulation has gaps), and 40 random ones',
+    units: [...refs3A.map((ch) => ({ channel: ch, widthUm: 20 })), ...randomUnits(5, 40)],
+    channelMap: Array.from({ length: 384 }, (_, i) => i).filter((i) => !refs3A.includes(i)),
+  },
+];
+
+export function makeTemplates(c: TemplateCase, root: string): string {
+  const dir = path.join(root, c.name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  makeTemplateFolder(dir, c.units, c.channelMap);
+  return dir;
+}
 
 export function makeKs(c: KsCase, root: string): string {
   const dir = path.join(root, c.name);
@@ -104,16 +135,23 @@ const ephys = (extra: InputJson = {}): InputJson => ({
   vertical_site_spacing: 10e-6, reorder_lfp_channels: false, cluster_group_file_name: 'cluster_group.tsv.v2', ...extra,
 });
 
-export function depthInput(files: RecordingFiles, probeJson: string, workDir: string): InputJson {
+/** Depth estimation's variants: as the shipped pipeline runs it, and as for a 3A probe (NPX LFP order, 3A references, a sharp threshold). */
+export const depthVariants: Record<string, { ephys: InputJson; params: InputJson }> = {
+  pipeline: { ephys: {}, params: {} },
+  '3A': { ephys: { reference_channels: refs3A, reorder_lfp_channels: true }, params: { smoothing_amount: 2, diff_thresh: -0.5, hi_noise_thresh: 30, lo_noise_thresh: 5 } },
+};
+
+export function depthInput(files: RecordingFiles, probeJson: string, workDir: string, variant = 'pipeline'): InputJson {
+  const v = depthVariants[variant];
   return {
     directories: { extracted_data_directory: workDir, kilosort_output_directory: workDir },
     common_files: { probe_json: probeJson, settings_json: path.join(workDir, 'open-ephys.json') },
-    ephys_params: ephys({ ap_band_file: files.ap, lfp_band_file: files.lfp }),
+    ephys_params: ephys({ ap_band_file: files.ap, lfp_band_file: files.lfp, ...v.ephys }),
     depth_estimation_params: {
       hi_noise_thresh: 50.0, lo_noise_thresh: 3.0, save_figure: false, figure_location: path.join(workDir, 'probe_depth.png'),
       smoothing_amount: 5, power_thresh: 2.5, diff_thresh: -0.06, freq_range: [0, 10], max_freq: 150, channel_range: [374, 384],
       // 8-s recordings: 3 passes of 2 s, 2 s apart (the Allen values need 105 s).
-      n_passes: 3, skip_s_per_pass: 2, start_time: 0.5, time_interval: 2, air_gap: 25,
+      n_passes: 3, skip_s_per_pass: 2, start_time: 0.5, time_interval: 2, air_gap: 25, ...v.params,
     },
   };
 }
@@ -148,12 +186,12 @@ export function meanWaveformsInput(ksDir: string, apFile: string, spikesPerEpoch
   };
 }
 
-export function qualityInput(ksDir: string, outputFile: string, params: InputJson = {}): InputJson {
+/** `waveformMetricsFile`: a waveform_metrics.csv to merge, as the module does when one exists. */
+export function qualityInput(ksDir: string, outputFile: string, params: InputJson = {}, waveformMetricsFile?: string): InputJson {
   return {
     directories: { kilosort_output_directory: ksDir, extracted_data_directory: ksDir },
     ephys_params: ephys(),
-    // Not merged: the waveform metrics are compared on their own.
-    waveform_metrics: { waveform_metrics_file: path.join(ksDir, 'no_waveform_metrics.csv') },
+    waveform_metrics: { waveform_metrics_file: waveformMetricsFile ?? path.join(ksDir, 'no_waveform_metrics.csv') },
     quality_metrics_params: {
       isi_threshold: 0.0015, min_isi: 0.000166, num_channels_to_compare: 7, max_spikes_for_unit: 500, max_spikes_for_nn: 10000,
       n_neighbors: 4, n_silhouette: 10000, drift_metrics_min_spikes_per_interval: 10, drift_metrics_interval_s: 51,

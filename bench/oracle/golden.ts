@@ -14,9 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { readNpyHeader } from '../../lib/npy.js';
+import { readNpyHeader } from '../../lib/formats/npy.js';
 import { argschemaDefaults, numpyLegacyNumbers, pythonVersions, type AllenEnv } from './allen.js';
-import { ksFolders, makeKs, makeRecording, recordings, sortRecording } from './cases.js';
+import { ksFolders, makeKs, makeRecording, makeTemplates, recordings, sortRecording, templateFolders } from './cases.js';
 import { goldenDir, writeJson, type Stamp } from './fixtures.js';
 import {
   depthEstimation, kilosortPostprocessing, meanWaveforms, medianSubtraction, noiseTemplates, qualityMetrics, type Context,
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   const rec: Record<string, Awaited<ReturnType<typeof makeRecording>>> = {};
   const needRecordings = ['depth_estimation', 'median_subtraction', 'kilosort_postprocessing', 'noise_templates', 'mean_waveforms', 'quality_metrics'].some(want);
   if (needRecordings) for (const r of recordings) rec[r.name] = await makeRecording(r, inputs);
+  if (want('depth_estimation')) for (const r of recordings) depthEstimation(c, `${r.name}-3A`, rec[r.name], '3A');
   for (const r of recordings) {
     if (!want('depth_estimation') && !want('median_subtraction')) break;
     const probeJson = depthEstimation(c, r.name, rec[r.name]);
@@ -101,13 +102,15 @@ async function main(): Promise<void> {
     if (want('noise_templates')) {
       noiseTemplates(c, 'sortedA', ppSorted);
       noiseTemplates(c, 'ksPostprocessing', ppKs);
+      for (const t of templateFolders) noiseTemplates(c, t.name, makeTemplates(t, inputs));
     }
     if (want('mean_waveforms')) {
       meanWaveforms(c, 'sortedA', ppSorted, rec.synthA.ap);
       meanWaveforms(c, 'ksPostprocessing', ppKs, rec.synthB.ap);
     }
     if (want('quality_metrics')) {
-      qualityMetrics(c, 'sortedA', ppSorted, { n_silhouette: 1000 }, 'the built-in sorter\'s output of synthA after the module\'s postprocessing; n_silhouette 1000, below its spike count');
+      qualityMetrics(c, 'sortedA', ppSorted, { n_silhouette: 1000 }, 'the built-in sorter\'s output of synthA after the module\'s postprocessing, '
+        + 'merged with the module\'s waveform_metrics.csv of it; n_silhouette 1000, below its spike count', undefined, path.join(out, 'mean_waveforms', 'sortedA', 'waveform_metrics.csv'));
       for (const k of ['ksEdges', 'ksDense']) qualityMetrics(c, k, ks[k], {}, ksFolders.find((f) => f.name === k)!.note);
       const shortSpikes = readNpyHeader(path.join(ks.ksShort, 'spike_clusters.npy')).shape[0];
       qualityMetrics(c, 'ksShort', ks.ksShort, {}, ksFolders.find((f) => f.name === 'ksShort')!.note + '; the module is run with n_silhouette = the spike count, which draws the same sample as the built-in with 10,000', shortSpikes);

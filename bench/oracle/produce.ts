@@ -5,13 +5,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readNpy, writeNpy } from '../../lib/npy.js';
+import { readNpy, writeNpy } from '../../lib/formats/npy.js';
 import { parseCsv } from '../../stages/quality_metrics/metricsTable.js';
-import { runModule, runModuleOk, lastLines, type AllenEnv } from './allen.js';
+import { meanWaveformsOverOrders, runModule, runModuleOk, lastLines, type AllenEnv } from './allen.js';
 import {
   copyFolder, depthInput, meanWaveformsInput, noiseInput, postprocessingInput, qualityInput, type RecordingFiles,
 } from './cases.js';
-import { hashFiles, int16Windows, sha256File, windowStarts, writeJson, type Stamp } from './fixtures.js';
+import { csvValues } from './compare.js';
+import { hashFiles, int16Windows, relDiff, sha256File, windowStarts, writeJson, type Stamp } from './fixtures.js';
 
 export interface Context {
   allen: AllenEnv;
@@ -32,15 +33,15 @@ export const ksInputFiles = [
 
 // ---------------------------------------------------------------------------------------------
 
-export function depthEstimation(c: Context, name: string, files: RecordingFiles): string {
+export function depthEstimation(c: Context, name: string, files: RecordingFiles, variant = 'pipeline'): string {
   const work = path.join(c.work, 'depth_estimation', name);
   const probeJson = path.join(work, 'probe_info.json');
-  const r = runModuleOk(c.allen, 'depth_estimation', depthInput(files, probeJson, work), path.join(work, 'run'));
+  const r = runModuleOk(c.allen, 'depth_estimation', depthInput(files, probeJson, work, variant), path.join(work, 'run'));
   const dir = path.join(c.out, 'depth_estimation');
   fs.mkdirSync(dir, { recursive: true });
   fs.copyFileSync(probeJson, path.join(dir, `${name}.probe_info.json`));
   writeJson(path.join(dir, `${name}.json`), {
-    stamp: c.stamp, recording: name, inputs: { ap: sha256File(files.ap), lfp: sha256File(files.lfp) },
+    stamp: c.stamp, recording: name, variant, inputs: { ap: sha256File(files.ap), lfp: sha256File(files.lfp) },
     output: { surface_channel: r.output?.surface_channel, air_channel: r.output?.air_channel },
   });
   c.log(`depth_estimation ${name}: surface ${r.output?.surface_channel}, air ${r.output?.air_channel} (${r.seconds.toFixed(1)} s)`);
@@ -128,6 +129,18 @@ export function noiseTemplates(c: Context, name: string, ksDir: string): void {
   c.log(`noise_templates ${name}: ${noise} noise (${r.seconds.toFixed(1)} s)`);
 }
 
+/** Cells of the module's metrics table that none of the fixed-order runs gives (within 1e-9). */
+function unseenModuleValues(moduleCsv: string, orderCsvs: string[]): string[] {
+  const m = csvValues(moduleCsv);
+  const runs = orderCsvs.map(csvValues);
+  const out: string[] = [];
+  m.rows.forEach((row, i) => row.forEach((v, k) => {
+    const seen = runs.some((o) => (typeof v === 'number' ? relDiff(v, o.rows[i][k] as number) <= 1e-9 : v === o.rows[i][k]));
+    if (!seen) out.push(`cluster ${row[1]} ${m.columns[k]} ${v}`);
+  }));
+  return out;
+}
+
 /** Rows kept of mean_waveforms.npy per unit: the peak channel and this many on each side. */
 export const meanWindowHalf = 3;
 
@@ -140,6 +153,19 @@ export function meanWaveforms(c: Context, name: string, ksDir: string, apFile: s
   for (const id of clusters) counts.set(id, (counts.get(id) ?? 0) + 1);
   const spikesPerEpoch = Math.max(...counts.values());
   const r = runModuleOk(c.allen, 'mean_waveforms', meanWaveformsInput(folder, apFile, spikesPerEpoch), path.join(work, 'run'));
+  // The same computation in fixed spike orders (file order first): where they differ, the module's
+  // own run is not reproducible, and its value must be one of theirs.
+  let orders = 8;
+  let csvs: string[];
+  let unseen: string[];
+  for (;;) {
+    csvs = meanWaveformsOverOrders(c.allen, path.join(work, 'run', 'input.json'), orders);
+    unseen = unseenModuleValues(fs.readFileSync(path.join(folder, 'waveform_metrics.csv'), 'utf8'), csvs);
+    if (!unseen.length || orders >= 64) break;
+    orders *= 2;
+  }
+  if (unseen.length) throw new Error(`mean_waveforms ${name}: the module's run gave values no fixed order gives: ${unseen.join('; ')}`);
+  const byOrder = csvs.map(csvValues);
   const dir = path.join(c.out, 'mean_waveforms', name);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -169,24 +195,20 @@ export function meanWaveforms(c: Context, name: string, ksDir: string, apFile: s
   writeJson(path.join(dir, 'golden.json'), {
     stamp: c.stamp, case: name, inputs: { ...hashFiles(ksDir, ksInputFiles), ap: sha256File(apFile) }, spikes_per_epoch: spikesPerEpoch,
     mean_waveforms: { dtype: mean.dtype, shape: mean.shape, window_file: 'mean_windows.npy', window_rows: width, units: stats },
+    orders: { note: 'extract_waveforms with np.random.shuffle replaced: run 0 keeps the file order, runs 1.. are seeded permutations', columns: byOrder[0].columns, runs: byOrder.map((v) => v.rows) },
   });
-  c.log(`mean_waveforms ${name}: ${units} units (${r.seconds.toFixed(1)} s)`);
+  const sensitive = byOrder[0].rows.filter((row, i) => byOrder.some((o) => o.rows[i].some((v, k) => typeof v === 'number' && relDiff(v, row[k] as number) > 1e-9))).length;
+  c.log(`mean_waveforms ${name}: ${units} units, ${sensitive} whose metrics depend on the spike order (${r.seconds.toFixed(1)} s)`);
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/** A metrics CSV as numbers: header and, per row, each column's value (NaN for empty, string kept for text). */
-export function csvValues(text: string): { columns: string[]; rows: Array<Array<number | string>> } {
-  const [header, ...records] = parseCsv(text);
-  return { columns: header, rows: records.map((r) => r.map((v) => (v === '' ? NaN : Number.isNaN(Number(v)) ? v : Number(v)))) };
-}
 
 /**
  * The module `runs` times on several cores (joblib's workers: PC subsamples unseeded) and once on
  * one core (LOKY_MAX_CPU_COUNT=1: every draw from the seeded main generator). With
  * `nSilhouetteForModule`, the module gets that n_silhouette instead (see the short case).
  */
-export function qualityMetrics(c: Context, name: string, ksDir: string, params: Record<string, unknown>, note: string, nSilhouetteForModule?: number): void {
+export function qualityMetrics(c: Context, name: string, ksDir: string, params: Record<string, unknown>, note: string, nSilhouetteForModule?: number, waveformMetrics?: string): void {
   const work = path.join(c.work, 'quality_metrics', name);
   fs.rmSync(work, { recursive: true, force: true });
   const dir = path.join(c.out, 'quality_metrics', name);
@@ -197,7 +219,7 @@ export function qualityMetrics(c: Context, name: string, ksDir: string, params: 
   if (nSilhouetteForModule !== undefined) {
     // What the module does with the parameters the built-in is compared at.
     const out = path.join(work, 'default', 'metrics.csv');
-    const r = runModule(c.allen, 'quality_metrics', qualityInput(ksDir, out, params), path.join(work, 'default'));
+    const r = runModule(c.allen, 'quality_metrics', qualityInput(ksDir, out, params, waveformMetrics), path.join(work, 'default'));
     defaultRun = { params, exit_code: r.code, error: lastLines(r.log, 1), wrote_output: fs.existsSync(out) };
     c.log(`quality_metrics ${name} with ${JSON.stringify(params)}: exit ${r.code}: ${lastLines(r.log, 1)}`);
   }
@@ -206,7 +228,7 @@ export function qualityMetrics(c: Context, name: string, ksDir: string, params: 
     const oneCore = i === c.runs;
     const sub = path.join(work, oneCore ? 'one-core' : `run${i + 1}`);
     const out = path.join(sub, 'metrics.csv');
-    const r = runModuleOk(c.allen, 'quality_metrics', qualityInput(ksDir, out, moduleParams), sub, oneCore ? { LOKY_MAX_CPU_COUNT: '1' } : {});
+    const r = runModuleOk(c.allen, 'quality_metrics', qualityInput(ksDir, out, moduleParams, waveformMetrics), sub, oneCore ? { LOKY_MAX_CPU_COUNT: '1' } : {});
     runs.push({ csv: fs.readFileSync(out, 'utf8'), seconds: r.seconds });
     c.log(`quality_metrics ${name} ${oneCore ? 'one core' : `run ${i + 1}`}: ${r.seconds.toFixed(1)} s`);
   }
@@ -214,7 +236,8 @@ export function qualityMetrics(c: Context, name: string, ksDir: string, params: 
   fs.writeFileSync(path.join(dir, 'metrics_one_core.csv'), runs[c.runs].csv);
   const parsed = runs.slice(0, c.runs).map((r) => csvValues(r.csv));
   writeJson(path.join(dir, 'golden.json'), {
-    stamp: c.stamp, case: name, note, inputs: hashFiles(ksDir, ksInputFiles), params, module_params: moduleParams,
+    stamp: c.stamp, case: name, note, inputs: { ...hashFiles(ksDir, ksInputFiles), ...(waveformMetrics ? { 'waveform_metrics.csv': sha256File(waveformMetrics) } : {}) },
+    params, module_params: moduleParams, merged: waveformMetrics ? path.relative(c.out, waveformMetrics) : undefined,
     default_run: defaultRun, cores_used: 'joblib n_jobs=-1 on this machine\'s cores; metrics_one_core.csv with LOKY_MAX_CPU_COUNT=1',
     seconds: runs.map((r) => r.seconds), columns: parsed[0].columns, runs: parsed.map((p) => p.rows),
   });
