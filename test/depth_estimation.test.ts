@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
-import { tempDir, timed, repoRoot } from './rig.js';
+import { repoRoot, tempDir, testUnless, timed } from './rig.js';
 import { stage, readSettings } from '../stages/depth_estimation/index.js';
 import { computeChannelOffsets } from '../stages/depth_estimation/offsets.js';
 import { Int16File } from '../lib/formats/int16File.js';
@@ -19,6 +19,8 @@ import { mulberry32 } from '../lib/numeric/mulberry32.js';
 
 const python = '/usr/bin/python3';
 const hasScipy = fs.existsSync(python) && spawnSync(python, ['-c', 'import numpy, scipy'], { stdio: 'ignore' }).status === 0;
+// The built-in against the real Allen module: test/fidelity.test.ts. Here, scipy's own functions.
+const scipyTest = testUnless(hasScipy ? undefined : '/usr/bin/python3 lacks numpy or scipy (apt-get install python3-numpy python3-scipy)');
 
 function quietContext(progress: Array<[number, number]> = []): BuiltinContext {
   return { progress: (d, t) => { progress.push([d, t]); }, log: () => {}, signal: new AbortController().signal };
@@ -295,47 +297,7 @@ test('probe_info.json is laid out like json.dump(indent=4)', () => {
     '    "horizontal_pos": [\n        43,\n        11,\n        59,\n        27\n    ]\n}');
 });
 
-test('matches the module algorithm in numpy/scipy', timed(async () => {
-  if (!hasScipy) {
-    console.log('  (skipped: /usr/bin/python3 with numpy and scipy not found; apt-get install python3-numpy python3-scipy)');
-    return;
-  }
-  for (const [label, opts] of [
-    ['default thresholds', { surface: 250 }],
-    ['reordered, sharp threshold', { surface: 300, reorder: true, params: { smoothing_amount: 2, diff_thresh: -0.5 } }],
-  ] as Array<[string, Synthetic]>) {
-    const dir = tempDir();
-    const input = makeRecording(dir, { ...opts, apNoise: (ch) => 10 + (ch % 50) * 2 });
-    const inputPath = path.join(dir, 'input.json');
-    fs.writeFileSync(inputPath, JSON.stringify(input));
-    const out = await stage.run(input, quietContext()) as { surface_channel: number };
-    const py = spawnSync(python, [path.join(repoRoot, 'bench', 'reference', 'depth_estimation.py'), inputPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    assert.is(py.status, 0, py.stderr);
-    const ref = JSON.parse(py.stdout);
-    const probe = JSON.parse(fs.readFileSync(input.common_files.probe_json, 'utf8'));
-    assert.equal(probe.offset, ref.offsets, `${label}: offsets`);
-    assert.equal(probe.mask, ref.mask, `${label}: mask`);
-    assert.is(probe.surface_channel, ref.surface_channel, `${label}: surface`);
-    assert.is(probe.air_channel, ref.air_channel, `${label}: air`);
-    assert.is(out.surface_channel, Math.trunc(ref.surface_channel), `${label}: output JSON`);
-    // scipy computes int16 PSDs in float32, so the profiles agree to about 1e-6.
-    const settings = readSettings(input);
-    const lfp = new Int16File(settings.lfpFile, 384, 'LFP band file');
-    try {
-      const mine = findSurfaceChannel(lfp, settings.surface, () => {});
-      assert.equal(mine.candidates, ref.candidates, `${label}: candidates per pass`);
-      mine.lastPass.values.forEach((v, i) => assert.ok(Math.abs(v - ref.values[i]) < 1e-5, `${label}: profile at ${i}: ${v} vs ${ref.values[i]}`));
-    } finally {
-      lfp.close();
-    }
-  }
-}));
-
-test('Welch PSD and Gaussian smoothing match scipy', timed(async () => {
-  if (!hasScipy) {
-    console.log('  (skipped: /usr/bin/python3 with numpy and scipy not found)');
-    return;
-  }
+scipyTest('Welch PSD and Gaussian smoothing match scipy', timed(async () => {
   const rand = mulberry32(3);
   const cases = [
     { n: 2500, fs: 2500, nfft: 4096 },

@@ -17,12 +17,9 @@ import { roundHalfEven } from '../lib/numeric/numpyRound.js';
 import { nearestNeighbors } from '../lib/numeric/nearestNeighbors.js';
 import { SeededRandom } from '../lib/numeric/seededRandom.js';
 import { makeKsFolder } from '../bench/_ksFolder.js';
-import { compareMetricsCsv } from '../bench/metrics.js';
 import type { BuiltinContext } from '../lib/builtin/stage.js';
 
-const python = '/usr/bin/python3';
-const hasPython = spawnSync(python, ['-c', 'import numpy, scipy, sklearn, pandas, joblib'], { stdio: 'ignore' }).status === 0;
-if (!hasPython) console.log('note: /usr/bin/python3 lacks numpy/scipy/scikit-learn/pandas; skipping the comparison with the Python reference');
+// The built-in against the real Allen module: test/fidelity.test.ts.
 
 const ctx: BuiltinContext = { progress() {}, log() {}, signal: new AbortController().signal };
 const close = (a: number, b: number, rel = 1e-12) => Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b));
@@ -236,39 +233,5 @@ test('the same CSV, to the last digit, on worker threads and in one thread', tim
   }
   assert.is(outputs[0], outputs[1]);
 }, 300_000));
-
-test('agrees with the numpy/scipy/scikit-learn reference on the same subsamples', timed(async () => {
-  if (!hasPython) return;
-  const dir = tempDir('qm-ref-');
-  const ks = path.join(dir, 'ks');
-  makeKsFolder(ks, { units: 30, spikes: 40000, durationS: 400, seed: 21 });
-  // A waveform_metrics.csv as mean_waveforms writes it, so the merge is compared too.
-  const ids = fs.readFileSync(path.join(ks, 'cluster_KSLabel.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split('\t')[0]));
-  writeFile(ks, 'waveform_metrics.csv', ',cluster_id,epoch_name,peak_channel,snr,duration\n'
-    + ids.filter((_, i) => i % 5 !== 0).map((id, i) => `${i},${id},complete_session,${id % 384},${(id * 0.37).toFixed(3)},${i % 7 ? 0.1 * i : ''}`).join('\n') + '\n');
-  const dump = path.join(dir, 'dump');
-  fs.mkdirSync(dump);
-  const builtinCsv = path.join(dir, 'builtin.csv');
-  const pythonCsv = path.join(dir, 'python.csv');
-  const extra = { waveform_metrics: { waveform_metrics_file: path.join(ks, 'waveform_metrics.csv') } };
-  process.env.EPHYS_MAKE_QM_DUMP_DIR = dump;
-  try {
-    await stage.run({ ...inputFor(ks, builtinCsv), ...extra }, ctx);
-  } finally {
-    delete process.env.EPHYS_MAKE_QM_DUMP_DIR;
-  }
-  fs.writeFileSync(path.join(dir, 'in.json'), JSON.stringify({ ...inputFor(ks, pythonCsv), ...extra }));
-  const r = spawnSync(python, [path.join(repoRoot, 'bench', 'reference', 'quality_metrics.py'), path.join(dir, 'in.json'), '--subsamples', dump], { encoding: 'utf8' });
-  assert.is(r.status, 0, r.stderr);
-  const cmp = compareMetricsCsv(fs.readFileSync(builtinCsv, 'utf8'), fs.readFileSync(pythonCsv, 'utf8'));
-  assert.ok(cmp.columns.includes('epoch_name_waveform_metrics') && cmp.columns.includes('snr'));
-  for (const name of cmp.columns) {
-    assert.ok(cmp.maxRel[name] <= 1e-6, `${name}: max relative difference ${cmp.maxRel[name]}`);
-    assert.is(cmp.nanMismatch[name], 0, `${name}: NaN in one output only`);
-  }
-  // Some PC metrics must actually have been computed for the comparison to mean anything.
-  const rows = fs.readFileSync(builtinCsv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
-  assert.ok(rows.filter((f) => f[7] !== '').length >= 5, 'too few units with PC metrics');
-}, 600_000));
 
 test.run();
