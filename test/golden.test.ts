@@ -2,18 +2,19 @@
  * The shipped pipeline.yaml against the Allen create_input_json.py: for an Open Ephys and a
  * SpikeGLX recording, every stage's input JSON (from `ephys-make input-json`) must be what the
  * module would run with under create_input_json.py's JSON (its sections, argschema semantics:
- * unknown keys dropped, defaults filled), apart from the differences listed in `intended`.
+ * unknown keys dropped, defaults filled), apart from the differences listed in `intended`. The
+ * modules' fields and defaults are their own, dumped from their argschema schemas by
+ * `npm run golden` (test/fixtures/golden/argschema_defaults.json), never our stages/NAME/schema.json.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import AjvModule from 'ajv';
-import { repoRoot, runCli, tempDir, timed, writeFile } from './rig.js';
+import { runCli, timed } from './rig.js';
 import { makeLab, readRecordingValues, type Lab, type Layout } from './labs.js';
+import { goldenDir, readJson } from '../bench/oracle/fixtures.js';
 
-const Ajv = AjvModule.default ?? AjvModule;
 type Json = Record<string, any>;
 
 const stages = ['depth_estimation', 'median_subtraction', 'kilosort', 'kilosort_postprocessing', 'noise_templates', 'mean_waveforms', 'quality_metrics'];
@@ -58,6 +59,10 @@ function createInputJson(o: { E: string; K: string; AP: string; LFP: string; pro
         chanMap: "'chanMap.mat'", fshigh: 150, minfr_goodchannels: 0.1, Th: '[10 4]', lam: 10, AUCsplit: 0.9,
         minFR: 1 / 50, momentum: '[20 400]', sigmaMask: 30, ThPre: 8,
       },
+      kilosort3_params: {
+        chanMap: "'chanMap.mat'", fshigh: 300, minfr_goodchannels: 0.1, Th: '[9 9]', lam: 10, AUCsplit: 0.8,
+        minFR: 1 / 50, momentum: '[20 400]', sigmaMask: 30, ThPre: 8, sig: 20, nblocks: 5,
+      },
     },
     ks_postprocessing_params: { within_unit_overlap_window: 0.000166, between_unit_overlap_window: 0.000166, between_unit_overlap_distance: 5 },
     mean_waveform_params: {
@@ -73,17 +78,35 @@ function createInputJson(o: { E: string; K: string; AP: string; LFP: string; pro
   };
 }
 
-/**
- * What a module runs with, given one JSON: its sections only, keys it does not know dropped
- * (marshmallow 2 ignores them), defaults filled, and 0/1 read as booleans (marshmallow's Boolean).
- */
+interface FieldDef { type: string; required: boolean; default?: unknown; fields?: Record<string, FieldDef> }
+const argschema: Record<string, Record<string, FieldDef>> = readJson(path.join(goldenDir, 'argschema_defaults.json')).modules;
+
+/** A value as the marshmallow field loads it: Boolean turns 0/1 into false/true. */
+function loaded(def: FieldDef, v: unknown): unknown {
+  if (def.type === 'Boolean' && (v === 0 || v === 1)) return v === 1;
+  return v;
+}
+
+/** argschema's DefaultSchema on one section: unknown keys dropped, missing keys with a default filled. */
+function loadSection(fields: Record<string, FieldDef>, data: Json): Json {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(data)) {
+    const def = fields[k];
+    if (!def) continue;
+    out[k] = def.fields && v && typeof v === 'object' && !Array.isArray(v) ? loadSection(def.fields, v as Json) : loaded(def, v);
+  }
+  for (const [k, def] of Object.entries(fields)) if (!(k in out) && 'default' in def) out[k] = structuredClone(def.default);
+  return out;
+}
+
+/** What a module runs with, given one JSON: the sections its InputParameters declare, each loaded as above. */
 function asModuleSees(module: string, allen: Json): Json {
-  const ajv = new Ajv({ useDefaults: true, removeAdditional: true, strict: false });
-  ajv.addSchema(JSON.parse(fs.readFileSync(path.join(repoRoot, 'stages', 'common.schema.json'), 'utf8')));
-  const schema = JSON.parse(fs.readFileSync(path.join(repoRoot, 'stages', module, 'schema.json'), 'utf8'));
-  const json: Json = structuredClone(Object.fromEntries(Object.keys(schema.properties).filter((k) => k in allen).map((k) => [k, allen[k]])));
-  if (json.depth_estimation_params) json.depth_estimation_params.save_figure = json.depth_estimation_params.save_figure === 1;
-  ajv.validate(schema, json);
+  const top = argschema[module];
+  assert.ok(top, `no argschema fields for ${module} in the golden fixture`);
+  const json: Json = {};
+  for (const [section, def] of Object.entries(top)) {
+    if (def.fields && section in allen) json[section] = loadSection(def.fields, allen[section]);
+  }
   return json;
 }
 
@@ -125,6 +148,14 @@ function intended(stage: string, layout: Layout, lab: Lab, expected: Json, recor
   d('kilosort_helper_params.kilosort_repository', '/opt/Kilosort2');
   d('kilosort_helper_params.kilosort2_params.fproc', `'${path.join(E, 'kilosort_temp_wh.dat')}'`);
   d('noise_waveform_params.classifier_path', '/opt/ecephys_spike_sorting/ecephys_spike_sorting/modules/noise_templates/rf_classifier.pkl');
+  // argschema gives median_subtraction_params (declared as an ArgSchema) its own log_level; no
+  // module reads it, and our input JSON leaves it out.
+  if (stage === 'median_subtraction') d('median_subtraction_params.log_level', undefined);
+  // SpikeGLX (385 channels): the built-in median subtraction, which names its output files and
+  // needs no program (the Allen program reads 384 channels per sample).
+  if (stage === 'median_subtraction' && layout === 'spikeglx') {
+    d('median_subtraction_params', { output_file: path.join(E, 'continuous_ms.dat'), residuals_file: path.join(E, 'residuals.dat') });
+  }
   // Values read from the recording replace the shared ones (SpikeGLX: as the SpikeGLX fork
   // reads them, and the LFP rate from the .lf.meta where the fork assumes 2500).
   if ('ephys_params' in out) for (const [k, v] of Object.entries(recordingValues)) set(out, `ephys_params.${k}`, v);
@@ -184,7 +215,7 @@ test('create_input_json.py\'s misspelt postprocessing key changes nothing the mo
 
 
 test('in_place: the module\'s input JSON names the engine-made copy, not the source', timed(async () => {
-  const lab = makeLab('spikeglx', true);
+  const lab = makeLab('openephys', true);
   const ms = await inputJsonOf(lab, 'median_subtraction');
   assert.is(ms.ephys_params.ap_band_file, path.join(lab.rec, 'continuous_ms.dat'));
   const pp = await inputJsonOf(lab, 'kilosort_postprocessing');
