@@ -193,7 +193,12 @@ test('nested Kilosort settings are filled too', timed(() => {
   assert.is(p.kilosort2_params.minFR, 0.02);
   assert.is(p.kilosort3_params.Th, '[9 9]');
   assert.is(p.kilosort3_params.nblocks, 5);
-  assert.is(p.kilosort_params.Nfilt, 1024);
+  // As in the module's argschema schema: Kilosort 1's section has no default, so none is made.
+  assert.is(p.kilosort_params, undefined);
+  const ks1 = minimalInput('kilosort_helper');
+  ks1.kilosort_helper_params.kilosort_params = {};
+  check('kilosort_helper', ks1);
+  assert.is(ks1.kilosort_helper_params.kilosort_params.Nfilt, 1024);
 }));
 
 /** One wrong type, one missing required field and one unknown key per module. */
