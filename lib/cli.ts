@@ -4,18 +4,19 @@
  * for what `watch` imports.
  */
 import { processIo, type Io } from './base/io.js';
-import { parseCli, usage } from './commands/options.js';
+import { parseCli, usageFor } from './commands/options.js';
+import { invocation } from './commands/invocation.js';
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const parsed = parseCli(argv);
   if (!parsed.ok) {
-    io.err(`ephys-make: ${parsed.message}\n\n${usage}`);
+    io.err(`ephys-make: ${parsed.message}\n\n${usageFor(invocation(io))}`);
     return 2;
   }
   const o = parsed.options;
   try {
     switch (o.command) {
-      case 'help': io.out(usage); return 0;
+      case 'help': return (await import('./commands/help.js')).help(o, io);
       case 'version': { const { versions } = await import('./base/version.js'); io.out(`ephys-make ${versions()['ephys-make']}\n`); return 0; }
       case 'run': return (await import('./commands/run.js')).run(o, io);
       case 'status': return (await import('./commands/status.js')).status(o, io);

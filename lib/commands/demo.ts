@@ -10,6 +10,7 @@ import { packageRoot } from '../base/paths.js';
 import { synthesize } from '../synth/generate.js';
 import { readNpy } from '../formats/npy.js';
 import { run } from './run.js';
+import { invocation, shellWord } from './invocation.js';
 
 const completeMarker = '.synthesized';
 
@@ -38,7 +39,7 @@ export async function demo(o: CliOptions, io: Io): Promise<number> {
   if (code !== 0) return code;
   io.out(`\nresults (pipeline: ${path.relative(io.cwd, pipeline)}):\n`);
   for (const rec of findRecordings(dataDir)) io.out(await summarise(rec, io.cwd));
-  io.out(`\nsee what ran and why: ephys-make status -f ${path.relative(io.cwd, pipeline)}\n`);
+  io.out(`\nsee what ran and why: ${invocation(io)} status -f ${shellWord(path.relative(io.cwd, pipeline))}\n`);
   return 0;
 }
 

@@ -27,38 +27,86 @@ export interface CliOptions {
   host?: string;
   pass?: string;
   serve: boolean;
+  python?: string;
   rest: string[];
 }
 
-export const usage = `usage: ephys-make [all | STAGE...] [options]
-       ephys-make status | graph [--mermaid] | watch [TARGET...] [--once] | clean [STAGE...]
-       ephys-make serve [--port N] [--host H] | watch --serve | report [-o FILE]
-       ephys-make input-json STAGE --dir D | doctor | demo | synth --out DIR
+/** A subcommand as `--help` lists it; `help COMMAND` adds its options and the text in help.ts. */
+export interface CommandSpec { name: string; args: string; summary: string; options: string[] }
 
+const pipelineOptions = ['file', 'root', 'dir'];
+
+/** Every subcommand, in the order `--help` lists them. The default command (`run`) comes first. */
+export const commandSpecs: CommandSpec[] = [
+  { name: 'run', args: '[all | STAGE...]', summary: 'run stale jobs of these stages and their stale prerequisites (the default command)', options: [...pipelineOptions, 'jobs', 'dry-run', 'explain', 'always-make', 'force', 'keep-going', 'set', 'checksum', 'no-wait'] },
+  { name: 'status', args: '[STAGE...]', summary: 'recordings x stages: up to date, stale (reason), failed, running', options: [...pipelineOptions, 'set', 'checksum'] },
+  { name: 'graph', args: '[--mermaid]', summary: 'the stage graph as DOT (or Mermaid), edges labelled with the files between', options: ['file', 'mermaid'] },
+  { name: 'watch', args: '[TARGET...]', summary: 'process recordings as they appear and become complete', options: ['file', 'root', 'jobs', 'set', 'checksum', 'no-wait', 'once', 'serve', 'port', 'host', 'pass'] },
+  { name: 'clean', args: '[STAGE...]', summary: "remove stages' declared outputs and records (and downstream records)", options: pipelineOptions },
+  { name: 'input-json', args: 'STAGE --dir D', summary: 'print the input JSON a job would get, without running it', options: [...pipelineOptions, 'set'] },
+  { name: 'serve', args: '', summary: 'a live page of the jobs, results and run history, on 127.0.0.1', options: ['file', 'root', 'dir', 'port', 'host', 'pass'] },
+  { name: 'report', args: '[-o FILE]', summary: 'the same page as one HTML file that works offline', options: ['file', 'root', 'dir', 'out', 'pass'] },
+  { name: 'doctor', args: '', summary: "check that what each stage uses (interpreter, module, program, paths) is there", options: ['file'] },
+  { name: 'demo', args: '', summary: 'make synthetic recordings and run the whole built-in chain on them', options: ['out', 'jobs'] },
+  { name: 'synth', args: '--out DIR', summary: 'synthetic recordings with ground truth only (help synth: its options)', options: [] },
+  { name: 'help', args: '[COMMAND | STAGE]', summary: "this text; a command's options; a stage's inputs, outputs and parameters", options: ['file'] },
+];
+
+export interface OptionSpec { name: string; flags: string; text: string }
+
+export const optionSpecs: OptionSpec[] = [
+  { name: 'file', flags: '-f, --file FILE', text: 'pipeline file (default ./pipeline.yaml)' },
+  { name: 'root', flags: '    --root DIR', text: 'search this folder for recordings instead of recordings.root' },
+  { name: 'dir', flags: '    --dir D', text: 'only recordings in D (a folder or a glob; repeatable)' },
+  { name: 'jobs', flags: '-j, --jobs N', text: 'run up to N jobs at once (default 1; demo: 2)' },
+  { name: 'dry-run', flags: '-n, --dry-run', text: 'print what would run and why, run nothing' },
+  { name: 'explain', flags: '    --explain', text: 'print why each job runs' },
+  { name: 'always-make', flags: '-B, --always-make', text: 'treat every job as stale' },
+  { name: 'force', flags: '    --force STAGE', text: "treat STAGE's jobs as stale (repeatable)" },
+  { name: 'keep-going', flags: '-k, --keep-going', text: 'after a failure, go on with jobs that do not depend on it' },
+  { name: 'set', flags: '    --set S.K=V', text: 'set input-JSON value K of stage S (or params.SECTION.K); repeatable' },
+  { name: 'checksum', flags: '    --checksum', text: 'compare file contents instead of size/mtime/inode' },
+  { name: 'no-wait', flags: '    --no-wait', text: 'skip recordings locked by another ephys-make instead of waiting' },
+  { name: 'mermaid', flags: '    --mermaid', text: 'graph: print Mermaid instead of DOT' },
+  { name: 'once', flags: '    --once', text: 'watch: process what is ready now, then exit' },
+  { name: 'serve', flags: '    --serve', text: 'watch: serve the live page beside the watch' },
+  { name: 'port', flags: '    --port N', text: 'serve: port of the page (default 8765; 0 picks a free one)' },
+  { name: 'host', flags: '    --host H', text: 'serve: address to listen on (default 127.0.0.1)' },
+  { name: 'pass', flags: '    --pass RULES', text: 'serve, report: units that pass (default isi_viol<0.5,amplitude_cutoff<0.1,presence_ratio>0.9)' },
+  { name: 'out', flags: '-o, --out PATH', text: 'report: the file to write (default report.html); demo: its folder (default ./demo)' },
+  { name: 'help', flags: '-h, --help', text: 'this text; with a command or stage, help on it' },
+  { name: 'version', flags: '    --version', text: "ephys-make's version" },
+];
+
+export function optionLines(names: string[]): string {
+  const specs = optionSpecs.filter((s) => names.includes(s.name));
+  const width = Math.max(...optionSpecs.map((s) => s.flags.length)) + 2;
+  return specs.map((s) => `  ${s.flags.padEnd(width)}${s.text}\n`).join('');
+}
+
+function commandLines(): string {
+  const rows = commandSpecs.filter((c) => c.name !== 'run').map((c) => [`${c.name}${c.args ? ` ${c.args}` : ''}`, c.summary]);
+  const width = Math.max(...rows.map((r) => r[0].length)) + 2;
+  return rows.map(([a, b]) => `  ${a.padEnd(width)}${b}\n`).join('');
+}
+
+/** The overview `--help` prints; `prog` is how the user typed the program (see invocation.ts). */
+export function usageFor(prog: string): string {
+  return `usage: ${prog} [all | STAGE...] [options]
+       ${prog} COMMAND [options]
+       ${prog} help [COMMAND | STAGE]
+
+commands:
+${commandLines()}
 options:
-  -f, --file FILE     pipeline file (default ./pipeline.yaml)
-      --root DIR      search this folder for recordings instead of recordings.root
-      --dir D         only recordings in D (a folder or a glob; repeatable)
-  -j, --jobs N        run up to N jobs at once (default 1)
-  -n, --dry-run       print what would run and why, run nothing
-      --explain       print why each job runs
-  -B, --always-make   treat every job as stale
-      --force STAGE   treat STAGE's jobs as stale (repeatable)
-  -k, --keep-going    after a failure, go on with jobs that do not depend on it
-      --set S.K=V     set input-JSON value K of stage S (or params.SECTION.K); repeatable
-      --checksum      compare file contents instead of size/mtime/inode
-      --no-wait       skip recordings locked by another ephys-make instead of waiting
-      --mermaid       graph: print Mermaid instead of DOT
-      --once          watch: process what is ready now, then exit
-      --serve         watch: serve the live page beside the watch
-      --port N        serve: port of the page (default 8765; 0 picks a free one)
-      --host H        serve: address to listen on (default 127.0.0.1)
-      --pass RULES    serve, report: units that pass (default isi_viol<0.5,amplitude_cutoff<0.1,presence_ratio>0.9)
-  -o, --out FILE      report: where to write it (default report.html)
-  -h, --help          this text
+${optionLines(optionSpecs.map((s) => s.name))}
+exit status: 0 done or nothing to do, 1 a job failed, 2 usage or configuration error, 130 interrupted
 `;
+}
 
-const subcommands = new Set(['status', 'graph', 'watch', 'clean', 'demo', 'synth', 'input-json', 'doctor', 'run', 'serve', 'report']);
+export const usage = usageFor('ephys-make');
+
+const subcommands = new Set(commandSpecs.map((c) => c.name));
 
 export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { ok: false; message: string } {
   if (argv[0] === 'synth') return { ok: true, options: { ...defaults(), command: 'synth', rest: argv.slice(1) } };
@@ -89,6 +137,7 @@ export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { 
         host: { type: 'string' },
         pass: { type: 'string' },
         serve: { type: 'boolean' },
+        python: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -97,9 +146,13 @@ export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { 
     return { ok: false, message: err.message };
   }
   const v = parsed.values;
-  if (v.help) return { ok: true, options: { ...defaults(), command: 'help' } };
-  if (v.version) return { ok: true, options: { ...defaults(), command: 'version' } };
   let positionals = parsed.positionals;
+  // `ephys-make status --help` and `ephys-make STAGE --help` are `ephys-make help status|STAGE`.
+  if (v.help) {
+    const about = positionals[0] === 'help' && positionals.length > 1 ? positionals.slice(1) : positionals;
+    return { ok: true, options: { ...defaults(), command: 'help', targets: about.slice(0, 1), file: v.file } };
+  }
+  if (v.version) return { ok: true, options: { ...defaults(), command: 'version' } };
   let command = 'run';
   if (positionals.length && subcommands.has(positionals[0])) {
     command = positionals[0] === 'run' ? 'run' : positionals[0];
@@ -140,6 +193,7 @@ export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { 
       host: v.host,
       pass: v.pass,
       serve: !!v.serve,
+      python: v.python,
       rest: [],
     },
   };
