@@ -16,8 +16,27 @@ import { deepMerge, isPlainObject } from '../engine/inputJson.js';
 import type { Stage } from '../engine/config.js';
 import { foldRepeats, formatDiagnostic, type Diagnostic } from '../base/diagnostic.js';
 
-/** Params naming things on disk that a module needs before it can start. */
-const pathKeys = ['median_subtraction_executable', 'median_subtraction_repo', 'kilosort_repository', 'matlab_home_directory', 'classifier_path', 'npx_extractor_executable'];
+/**
+ * Params naming things on disk that an Allen module opens or runs, by module. Only these are
+ * checked: noise_templates' required classifier_path is never read (only its unused random-forest
+ * variant would), and a built-in stage reads none of them.
+ */
+const pathKeysByModule: Record<string, Array<{ section: string; key: string }>> = {
+  median_subtraction: [
+    { section: 'median_subtraction_params', key: 'median_subtraction_executable' },
+    { section: 'median_subtraction_params', key: 'median_subtraction_repo' },
+  ],
+  kilosort_helper: [
+    { section: 'kilosort_helper_params', key: 'matlab_home_directory' },
+    { section: 'kilosort_helper_params', key: 'kilosort_repository' },
+  ],
+  extract_from_npx: [{ section: 'extract_from_npx_params', key: 'npx_extractor_executable' }],
+};
+
+/** The path params a stage's runner really uses: an Allen module's, run by Python or by a command. */
+export function pathParamsUsed(stage: Stage): Array<{ section: string; key: string }> {
+  return stage.run === 'builtin' ? [] : pathKeysByModule[stage.module] ?? [];
+}
 
 function onPath(program: string, env: NodeJS.ProcessEnv): string | undefined {
   if (program.includes('/')) return fs.existsSync(program) ? program : undefined;
@@ -26,11 +45,6 @@ function onPath(program: string, env: NodeJS.ProcessEnv): string | undefined {
     try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
   }
   return undefined;
-}
-
-function leaves(o: Record<string, any>, out: Array<[string, unknown]> = []): Array<[string, unknown]> {
-  for (const [k, v] of Object.entries(o)) { if (isPlainObject(v)) leaves(v, out); else out.push([k, v]); }
-  return out;
 }
 
 export function doctor(o: CliOptions, io: Io): number {
@@ -81,10 +95,12 @@ export function doctor(o: CliOptions, io: Io): number {
       }
     }
     const params = deepMerge(pipeline.params, stage.params);
-    for (const [key, value] of leaves(params)) {
-      if (!pathKeys.includes(key) || typeof value !== 'string' || value.includes('{')) continue;
+    for (const { section, key } of pathParamsUsed(stage)) {
+      const value = isPlainObject(params[section]) ? params[section][key] : undefined;
+      // A placeholder is filled per recording; a missing value is the schema's to report.
+      if (typeof value !== 'string' || value.includes('{')) continue;
       if (fs.existsSync(value)) okLine(stage.name, `${key} ${value}`);
-      else bad(stage.name, `${key} ${value} does not exist`, `set ${key} in ${path.basename(pipeline.file)} to where it is on this machine`);
+      else bad(stage.name, `${key} ${value} does not exist`, `set stages.${stage.name}.params.${section}.${key} in ${path.basename(pipeline.file)} to where it is on this machine`);
     }
   }
   // What only a recording's own values show, such as an Allen program's channel limit: every
