@@ -79,6 +79,20 @@ missing; exits 1 if anything is. Runs nothing of the pipeline.
 
 example:
   $0 doctor`,
+  init: `Looks for recordings under DATA_DIR (default: the current folder): SpikeGLX probe folders
+(*_g0/*_imec0/*.ap.bin with .ap.meta) and Open Ephys recordings
+(continuous/Neuropix-*/continuous.dat with structure.oebin), NP1.0 and NP2.0. Prints what it
+found (probe types, channel counts, sample rates, lengths) and writes a pipeline.yaml for them:
+the Allen chain (python-module stages) when a Python that imports ecephys_spike_sorting is
+found (an active venv or conda env, python3, python) or given with --python, else the chain of
+built-in stages, which needs no Python. Stages this machine cannot run through Python are built
+in, each with a comment saying so. Then checks that the pipeline plans, as -n would, and prints
+what is left to set. Never writes over a file: an existing pipeline.yaml is an error (exit 2);
+write elsewhere with -o FILE.
+
+examples:
+  $0 init /data/npx              writes ./pipeline.yaml for the recordings under /data/npx
+  $0 init /data/npx --python /opt/ecephys/venv/bin/python -o allen.yaml`,
   demo: `Makes three synthetic Neuropixels 1.0 recordings (SpikeGLX layout, 20 s x 128 channels,
 with ground truth) under ./demo unless they are there, runs every built-in stage on them and
 prints where the results are and how the sorting compares with the ground truth. Needs no

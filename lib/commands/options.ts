@@ -47,6 +47,7 @@ export const commandSpecs: CommandSpec[] = [
   { name: 'serve', args: '', summary: 'a live page of the jobs, results and run history, on 127.0.0.1', options: ['file', 'root', 'dir', 'port', 'host', 'pass'] },
   { name: 'report', args: '[-o FILE]', summary: 'the same page as one HTML file that works offline', options: ['file', 'root', 'dir', 'out', 'pass'] },
   { name: 'doctor', args: '', summary: "check that what each stage uses (interpreter, module, program, paths) is there", options: ['file'] },
+  { name: 'init', args: '[DATA_DIR]', summary: 'find the recordings in DATA_DIR and write a pipeline.yaml for them', options: ['out', 'python'] },
   { name: 'demo', args: '', summary: 'make synthetic recordings and run the whole built-in chain on them', options: ['out', 'jobs'] },
   { name: 'synth', args: '--out DIR', summary: 'synthetic recordings with ground truth only (help synth: its options)', options: [] },
   { name: 'help', args: '[COMMAND | STAGE]', summary: "this text; a command's options; a stage's inputs, outputs and parameters", options: ['file'] },
@@ -73,7 +74,8 @@ export const optionSpecs: OptionSpec[] = [
   { name: 'port', flags: '    --port N', text: 'serve: port of the page (default 8765; 0 picks a free one)' },
   { name: 'host', flags: '    --host H', text: 'serve: address to listen on (default 127.0.0.1)' },
   { name: 'pass', flags: '    --pass RULES', text: 'serve, report: units that pass (default isi_viol<0.5,amplitude_cutoff<0.1,presence_ratio>0.9)' },
-  { name: 'out', flags: '-o, --out PATH', text: 'report: the file to write (default report.html); demo: its folder (default ./demo)' },
+  { name: 'out', flags: '-o, --out PATH', text: 'init: the pipeline file to write (default ./pipeline.yaml); report: the file to write (default report.html); demo: its folder (default ./demo)' },
+  { name: 'python', flags: '    --python PY', text: "init: the Python with ecephys_spike_sorting (a venv's bin/python, or conda:ENV)" },
   { name: 'help', flags: '-h, --help', text: 'this text; with a command or stage, help on it' },
   { name: 'version', flags: '    --version', text: "ephys-make's version" },
 ];
