@@ -27,6 +27,7 @@ import { writeFileAtomic } from '../base/atomicFile.js';
 import { statSignature } from '../base/signature.js';
 import { RecordingWatcher, markerTail, type WatchRules } from '../engine/watch.js';
 import { schedulerFor } from './run.js';
+import { invocation } from './invocation.js';
 
 /** Outputs on another drive are not watched: a periodic rescan notices one deleted there. */
 const rescanMs = Number(process.env.EPHYS_MAKE_RESCAN_SECONDS ?? 300) * 1000;
@@ -35,8 +36,8 @@ const reloadDelayMs = 300;
 
 export async function watch(o: CliOptions, io: Io): Promise<number> {
   const unsupported = o.dirs.length ? '--dir (watch follows a whole root; use --root)'
-    : o.dryRun ? '-n (use `ephys-make -n` to see what would run)'
-    : o.always || o.force.length ? '-B/--force (run `ephys-make -B` or `--force` once, then watch)' : undefined;
+    : o.dryRun ? `-n (use \`${invocation(io)} -n\` to see what would run)`
+    : o.always || o.force.length ? `-B/--force (run \`${invocation(io)} -B\` or \`--force\` once, then watch)` : undefined;
   if (unsupported) { io.err(`ephys-make watch: ${unsupported} is not supported\n`); return 2; }
   const eopts = engineOptions(o, io);
   const loaded = openPlanner(eopts);
