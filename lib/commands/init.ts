@@ -174,7 +174,9 @@ export async function init(o: CliOptions, io: Io): Promise<number> {
   const check = await checkPlans(out, io);
   if (check) io.out(`\n${check}`);
   const f = o.out ?? o.file ? ` -f ${shellWord(shownOut)}` : '';
-  io.out(`\nnext:\n  ${prog}${f} -n            what would run, and why\n  ${prog} doctor${f}        what each stage needs, and whether it is here\n  ${prog}${f} all -j 2     run it\n`);
+  const next = [[`${prog}${f} -n`, 'what would run, and why'], [`${prog} doctor${f}`, 'whether this machine has what each stage uses'], [`${prog}${f} all -j 2`, 'run it']];
+  const width = Math.max(...next.map(([c]) => c.length)) + 3;
+  io.out(`\nnext:\n${next.map(([c, what]) => `  ${c.padEnd(width)}${what}\n`).join('')}`);
   return 0;
 }
 
