@@ -67,15 +67,18 @@ export function makePipeline(c: PipelineChoices): MadePipeline {
 
   if (c.chain === 'allen') {
     doc.set('python', c.python);
-    // The Allen median program runs only on 384-channel files and must be built and named here;
-    // the built-in does the same on a copy-free read of the AP band.
+    // The Allen median program reads 384 channels per sample and must be built here; the built-in
+    // reads any channel count. The shipped pipeline may already say so.
     const ms = stageNode(doc, 'median_subtraction');
-    ms.set('run', 'builtin');
-    ms.delete('in_place');
-    ms.setIn(['params', 'median_subtraction_params'], doc.createNode({ output_file: '{output}/continuous_ms.dat', residuals_file: '{output}/residuals.dat' }));
-    ms.commentBefore = ' Built in: reads the AP band, writes continuous_ms.dat and residuals.dat. The Allen program\n'
-      + ' (SpikeBandMedianSubtraction) takes 384-channel files only; to use it, see the shipped pipeline.yaml.';
-    notes.push('median_subtraction runs built in; to use the Allen program (SpikeBandMedianSubtraction, 384-channel files only) see the shipped pipeline.yaml');
+    if (ms.get('run') !== 'builtin') {
+      ms.set('run', 'builtin');
+      ms.delete('in_place');
+      ms.delete('appends_to');
+      ms.setIn(['params', 'median_subtraction_params'], doc.createNode({ output_file: '{output}/continuous_ms.dat', residuals_file: '{output}/residuals.dat' }));
+      ms.commentBefore = ' Built in: reads the AP band, writes continuous_ms.dat and residuals.dat. The Allen program\n'
+        + ' (SpikeBandMedianSubtraction) reads 384-channel files only; to use it, see the shipped pipeline.yaml.';
+    }
+    notes.push('median_subtraction runs built in; the Allen program (SpikeBandMedianSubtraction, 384-channel files only) is the commented alternative in the shipped pipeline.yaml');
     if (c.sorter === 'builtin_sorter') {
       const ks = stageNode(doc, 'kilosort');
       ks.set('run', 'builtin');
