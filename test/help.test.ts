@@ -122,6 +122,14 @@ stages:
   const ran = spawnSync('sh', ['-c', `${example} --dir data/r1`], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...plain, NO_COLOR: '1' } });
   assert.is(ran.status, 0, ran.stderr);
   assert.is(JSON.parse(ran.stdout).quality_metrics_params.isi_threshold, 0.002);
+  // Named with -f from elsewhere, the hint names it too.
+  fs.mkdirSync(path.join(dir, 'elsewhere'));
+  const other = await run(['help', 'metrics', '-f', '../pipeline.yaml'], path.join(dir, 'elsewhere'));
+  assert.match(other.stdout, /^metrics: a stage of \.\.\/pipeline\.yaml$/m);
+  const fromThere = /one recording's, without running: (.*) --dir DIR\)/.exec(other.stdout)![1];
+  assert.ok(fromThere.endsWith(' -f ../pipeline.yaml input-json metrics'), fromThere);
+  const ran2 = spawnSync('sh', ['-c', `${fromThere} --dir ../data/r1`], { cwd: path.join(dir, 'elsewhere'), encoding: 'utf8', env: { ...process.env, ...plain, NO_COLOR: '1' } });
+  assert.is(ran2.status, 0, ran2.stderr);
 }));
 
 test('help of something that is neither: exit 2 naming the commands and stages; an unknown option: exit 2 with the overview', timed(async () => {

@@ -14,6 +14,7 @@ import { schemaFileFor } from '../engine/stageSchemas.js';
 import { isPlainObject } from '../engine/inputJson.js';
 import { pythonModulePrefix } from '../engine/runners/argv.js';
 import { printDiagnostics } from './options.js';
+import { shellWord } from './invocation.js';
 
 /** Where a stage is described from, best first when there is no pipeline.yaml of the user's. */
 const shippedPipelines = [path.join(packageRoot, 'pipeline.yaml'), path.join(packageRoot, 'examples', 'demo.pipeline.yaml')];
@@ -38,7 +39,9 @@ export function stageHelp(name: string, ctx: StageHelpContext): number | undefin
   }
   const own = pipeline?.stageByName.get(name);
   if (own && pipeline) {
-    io.out(renderStage(own, pipeline, `a stage of ${path.relative(io.cwd, pipeline.file) || pipeline.file}`, ctx.prog));
+    // The hint must load this same pipeline when pasted here: -f unless it is ./pipeline.yaml.
+    const f = pipeline.file === path.join(io.cwd, 'pipeline.yaml') ? '' : ` -f ${shellWord(path.relative(io.cwd, pipeline.file))}`;
+    io.out(renderStage(own, pipeline, `a stage of ${path.relative(io.cwd, pipeline.file) || pipeline.file}`, `${ctx.prog}${f}`));
     return 0;
   }
   const shipped = shippedStage(name);
@@ -48,7 +51,7 @@ export function stageHelp(name: string, ctx: StageHelpContext): number | undefin
     ? ` (not a stage of ${path.relative(io.cwd, pipeline.file)}, whose stages are ${[...pipeline.stageByName.keys()].join(', ')})`
     : ' (no pipeline.yaml here; -f FILE shows its own definition)';
   if (shipped) {
-    io.out(renderStage(shipped.stage, shipped.pipeline, `as the shipped ${path.relative(packageRoot, shipped.pipeline.file)} declares it${note}`, ctx.prog));
+    io.out(renderStage(shipped.stage, shipped.pipeline, `as the shipped ${path.relative(packageRoot, shipped.pipeline.file)} declares it${note}`));
   } else {
     io.out(`${name}: module ${name}, in none of the shipped pipelines${note}\n` + runnerLines(name) + parameterText({ name, module: name, params: {}, sections: undefined }, { params: {}, label: '' }, path.join(stagesSourceDir, name, 'schema.json')));
   }
@@ -96,7 +99,8 @@ function versionText(module: string): string {
   return v ? `, version ${v}` : '';
 }
 
-function renderStage(stage: Stage, pipeline: Pipeline, where: string, prog: string): string {
+/** `prog`: how to run ephys-make on this pipeline, for the input-json hint; none for a shipped one. */
+function renderStage(stage: Stage, pipeline: Pipeline, where: string, prog?: string): string {
   let out = `${stage.name}: ${where}\n`;
   switch (stage.run) {
     case 'builtin': out += `  run: builtin ${stage.module} (ephys-make's own implementation${versionText(stage.module)})\n`; break;
@@ -123,7 +127,7 @@ function renderStage(stage: Stage, pipeline: Pipeline, where: string, prog: stri
   if (Object.keys(stage.inPlace).length) extra.push(`in_place: ${Object.entries(stage.inPlace).map(([k, v]) => `${k} -> a copy at ${v}`).join(', ')}`);
   if (stage.retries) extra.push(`retries: ${stage.retries}`);
   for (const e of extra) out += `${e}\n`;
-  out += `input JSON: {output}/.ephys-make/${stage.name}/input.json (one recording's, without running: ${prog} input-json ${stage.name} --dir DIR)\n`;
+  out += `input JSON: {output}/.ephys-make/${stage.name}/input.json${prog ? ` (one recording's, without running: ${prog} input-json ${stage.name} --dir DIR)` : ''}\n`;
   const schema = schemaFileFor(stage);
   if (!schema) {
     out += `\nparameters: no input-JSON schema (stages/${stage.module}/schema.json does not exist); the stage gets the shared params${stage.sections ? ` sections ${stage.sections.join(', ')}` : ''} and its own:\n`;
