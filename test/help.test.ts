@@ -137,6 +137,15 @@ test('help of something that is neither: exit 2 naming the commands and stages; 
   const r = await runCli(['help', 'quality_metric'], { cwd: dir });
   assert.is(r.code, 2);
   assert.match(r.stderr, /^ephys-make: help: no command or stage 'quality_metric'\n {2}commands: run, status, .*\n {2}stages: .*quality_metrics/m);
+  // A pipeline.yaml with mistakes: said so, and the shipped definition shown; named with -f: its errors, exit 2.
+  writeFile(dir, 'pipeline.yaml', 'version: 1\nrecordings: { root: ., match: "*.bin" }\nstages:\n  x: { run: bogus }\n');
+  const broken = await run(['help', 'quality_metrics'], dir);
+  assert.is(broken.code, 0);
+  assert.match(broken.stderr, /^warning: pipeline\.yaml has errors \(see .* -n -f pipeline\.yaml\); showing the shipped definition$/m);
+  assert.match(broken.stdout, /^quality_metrics: as the shipped pipeline\.yaml declares it$/m);
+  const named = await run(['help', 'quality_metrics', '-f', 'pipeline.yaml'], dir);
+  assert.is(named.code, 2);
+  assert.match(named.stderr, /^pipeline\.yaml:4:/m);
   const bad = await runCli(['--frobnicate'], { cwd: dir });
   assert.is(bad.code, 2);
   assert.match(bad.stderr, /^ephys-make: Unknown option '--frobnicate'/);

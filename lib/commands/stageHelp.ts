@@ -49,7 +49,7 @@ export function stageHelp(name: string, ctx: StageHelpContext): number | undefin
   if (!shipped && !hasSchema) return undefined;
   const note = pipeline
     ? ` (not a stage of ${path.relative(io.cwd, pipeline.file)}, whose stages are ${[...pipeline.stageByName.keys()].join(', ')})`
-    : ' (no pipeline.yaml here; -f FILE shows its own definition)';
+    : fs.existsSync(ctx.file) ? '' : ' (no pipeline.yaml here; -f FILE shows its own definition)';
   if (shipped) {
     io.out(renderStage(shipped.stage, shipped.pipeline, `as the shipped ${path.relative(packageRoot, shipped.pipeline.file)} declares it${note}`));
   } else {
