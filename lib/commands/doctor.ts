@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
+import { findProgram } from './findProgram.js';
 import type { Io } from '../base/io.js';
 import { openPlanner } from '../engine/planner.js';
 import { interpreterArgv, pythonModulePrefix } from '../engine/runners/argv.js';
@@ -36,15 +37,6 @@ const pathKeysByModule: Record<string, Array<{ section: string; key: string }>> 
 /** The path params a stage's runner really uses: an Allen module's, run by Python or by a command. */
 export function pathParamsUsed(stage: Stage): Array<{ section: string; key: string }> {
   return stage.run === 'builtin' ? [] : pathKeysByModule[stage.module] ?? [];
-}
-
-function onPath(program: string, env: NodeJS.ProcessEnv): string | undefined {
-  if (program.includes('/')) return fs.existsSync(program) ? program : undefined;
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    const p = path.join(dir, program);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
-  }
-  return undefined;
 }
 
 export function doctor(o: CliOptions, io: Io): number {
@@ -88,7 +80,7 @@ export function doctor(o: CliOptions, io: Io): number {
       case 'command': {
         const program = stage.command?.[0] ?? '';
         if (program.includes('{')) { okLine(stage.name, `command ${program} (filled per recording; not checked)`); break; }
-        const found = onPath(program, io.env);
+        const found = findProgram(program, io.env);
         if (found) okLine(stage.name, `command ${found}`);
         else bad(stage.name, `program '${program}' not found on PATH`, `install it, or give its full path in stages.${stage.name}.command`);
         break;

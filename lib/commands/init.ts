@@ -14,6 +14,7 @@ import { packageRoot } from '../base/paths.js';
 import { interpreterArgv } from '../engine/runners/argv.js';
 import { formatBytes } from '../base/signature.js';
 import { invocation, shellWord } from './invocation.js';
+import { findProgram } from './findProgram.js';
 import { openEphysMatch, scanForRecordings, type FoundRecording } from './initScan.js';
 import { makePipeline, type PipelineChoices } from './initPipeline.js';
 
@@ -29,16 +30,6 @@ function runPython(python: string, code: string, env: NodeJS.ProcessEnv): { ok: 
 
 const importCheck = 'import ecephys_spike_sorting';
 
-/** A program name as the shell finds it on PATH, so the pipeline does not depend on cron's PATH. */
-function resolveOnPath(program: string, env: NodeJS.ProcessEnv): string {
-  if (program.includes('/')) return program;
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, program);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
-  }
-  return program;
-}
 
 /** The interpreters worth trying when none is given: an active venv or conda env, then PATH's. */
 function pythonCandidates(env: NodeJS.ProcessEnv): string[] {
@@ -114,7 +105,7 @@ export async function init(o: CliOptions, io: Io): Promise<number> {
     const r = runPython(candidate, importCheck, io.env);
     if (!r.ok) { tried.push(`${candidate} (${r.why})`); continue; }
     // A given interpreter is written as given (a conda:ENV, a wrapper); a found one by its full path.
-    py = { python: o.python ?? resolveOnPath(candidate, io.env), hasMatlab: runPython(candidate, 'import matlab.engine', io.env).ok };
+    py = { python: o.python ?? findProgram(candidate, io.env) ?? candidate, hasMatlab: runPython(candidate, 'import matlab.engine', io.env).ok };
     break;
   }
   if (o.python && !py) {

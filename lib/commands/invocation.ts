@@ -8,25 +8,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Io } from '../base/io.js';
 import { binPath } from '../base/paths.js';
+import { findProgram } from './findProgram.js';
 
 function realpath(p: string): string | undefined {
   try { return fs.realpathSync(p); } catch { return undefined; }
-}
-
-function onPath(program: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, program);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
-  }
-  return undefined;
 }
 
 export function invocation(io: Pick<Io, 'env' | 'cwd'>): string {
   // npm exec / npx put the package's bin folder on PATH for the child only: the user's shell lacks it.
   if (io.env.npm_command === 'exec') return 'npx ephys-make';
   const own = realpath(binPath);
-  const found = onPath('ephys-make', io.env);
+  const found = findProgram('ephys-make', io.env);
   if (found && own && realpath(found) === own) return 'ephys-make';
   const rel = path.relative(io.cwd, binPath);
   const shown = !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : binPath;
