@@ -27,6 +27,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       case 'serve': return (await import('./commands/serve.js')).serve(o, io);
       case 'report': return (await import('./commands/report.js')).report(o, io);
       case 'init': return (await import('./commands/init.js')).init(o, io);
+      case 'verify-backup': return (await import('./commands/verifyBackup.js')).verifyBackup(o, io);
       case 'doctor': return (await import('./commands/doctor.js')).doctor(o, io);
       case 'demo': return (await import('./commands/demo.js')).demo(o, io);
       case 'synth': return (await import('./commands/synth.js')).runSynth(o.rest, { out: io.out, err: io.err });

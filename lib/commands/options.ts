@@ -46,6 +46,7 @@ export const commandSpecs: CommandSpec[] = [
   { name: 'input-json', args: 'STAGE --dir D', summary: 'print the input JSON a job would get, without running it', options: [...pipelineOptions, 'set'] },
   { name: 'serve', args: '', summary: 'a live page of the jobs, results and run history, on 127.0.0.1', options: ['file', 'root', 'dir', 'port', 'host', 'pass'] },
   { name: 'report', args: '[-o FILE]', summary: 'the same page as one HTML file that works offline', options: ['file', 'root', 'dir', 'out', 'pass'] },
+  { name: 'verify-backup', args: '[--dir D]...', summary: 'read every backed-up file back from its disk and compare it with its manifest (--dir: the backups under D)', options: ['file', 'dir'] },
   { name: 'doctor', args: '', summary: "check that what each stage uses (interpreter, module, program, paths) is there", options: ['file'] },
   { name: 'init', args: '[DATA_DIR]', summary: 'find the recordings in DATA_DIR and write a pipeline.yaml for them', options: ['out', 'python'] },
   { name: 'demo', args: '', summary: 'make synthetic recordings and run the whole built-in chain on them', options: ['out', 'jobs'] },

@@ -26,6 +26,9 @@ export function status(o: CliOptions, io: Io): number {
   const details: string[] = [];
   const counts = { 'up to date': 0, stale: 0, failed: 0, running: 0, blocked: 0 };
   let problems = 0;
+  // A recording is safe to free once every backup stage is up to date: its copies were read back and matched.
+  const isBackup = (name: string) => planner.stages.some((s) => s.name === name && s.run === 'builtin' && s.module === 'backup');
+  const backedUp: string[] = [];
   for (const rec of recordings) {
     const rp = planner.jobsOf(rec);
     if (!rp.ok) {
@@ -38,6 +41,7 @@ export function status(o: CliOptions, io: Io): number {
     const decisions = rp.value.plan();
     const state = jobs.length ? readState(jobs[0].stateDir) : { jobs: {} as Record<string, any> };
     const row = [rec.name];
+    let backups = 0, verified = 0;
     for (const name of stages) {
       const job = jobs.find((j) => j.stage.name === name);
       if (!job) { row.push('-'); continue; }
@@ -60,11 +64,14 @@ export function status(o: CliOptions, io: Io): number {
         details.push(`${rec.name} ${name}: stale: ${describeReason(d.reason)}`);
       }
       counts[cell]++;
-      row.push(cell);
+      if (isBackup(name)) { backups++; if (cell === 'up to date') verified++; }
+      row.push(cell === 'up to date' && isBackup(name) ? 'backed up' : cell);
     }
+    if (backups && verified === backups) backedUp.push(rec.name);
     line(row);
   }
   if (details.length) io.out('\n' + details.join('\n') + '\n');
+  if (stages.some(isBackup)) io.out(`\nbacked up and verified: ${backedUp.length} of ${recordings.length} recordings${backedUp.length ? ` (${backedUp.join(', ')})` : ''}\n`);
   io.out(`\n${recordings.length} recordings: ${Object.entries(counts).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ') || 'no jobs'}\n`);
   return problems ? 2 : 0;
 }
