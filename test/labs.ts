@@ -48,7 +48,7 @@ export interface Lab {
  * `withValues`: what the recording readers get from the .meta / structure.oebin is also written to
  * the recording's ephys-make.yaml, so the comparison does not depend on `layout: auto` (tested apart).
  */
-export function makeLab(layout: Layout, withValues = false): Lab {
+export function makeLab(layout: Layout, withValues = false, sorter: 'kilosort2' | 'kilosort4' = 'kilosort2'): Lab {
   const dir = tempDir('ephys-make-golden-');
   let rec: string, ap: string, lfp: string;
   if (layout === 'openephys') {
@@ -82,8 +82,24 @@ export function makeLab(layout: Layout, withValues = false): Lab {
       } },
     }));
   }
+  // These labs run the Allen chain, whose sorter is Kilosort 2 (kilosort_helper): the alternative
+  // the shipped file gives in a comment. Its default, Kilosort 4, is tested in kilosort4.test.ts.
+  if (sorter === 'kilosort2') doc.setIn(['stages', 'kilosort'], doc.createNode(kilosort2Alternative()));
   const pipeline = writeFile(dir, 'pipeline.yaml', doc.toString());
   return { dir, rec, ap, lfp, pipeline };
+}
+
+/** The commented Kilosort 2 stage of the shipped pipeline.yaml, uncommented. */
+export function kilosort2Alternative(): Json {
+  const text = fs.readFileSync(path.join(repoRoot, 'pipeline.yaml'), 'utf8').split('\n');
+  const start = text.findIndex((l) => l === '  # kilosort:');
+  if (start < 0) throw new Error('pipeline.yaml: no commented Kilosort 2 stage');
+  const block: string[] = [];
+  for (const l of text.slice(start + 1)) {
+    if (!l.startsWith('  #   ')) break;
+    block.push(l.slice(6));
+  }
+  return YAML.parse(block.join('\n'));
 }
 
 /** What the recording readers return for a fixture. */

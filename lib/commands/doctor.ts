@@ -12,6 +12,7 @@ import { findProgram } from './findProgram.js';
 import type { Io } from '../base/io.js';
 import { openPlanner } from '../engine/planner.js';
 import { interpreterArgv, pythonModulePrefix } from '../engine/runners/argv.js';
+import { shippedDriverOf } from '../engine/runners/shippedDriver.js';
 import { stagesBuildDir } from '../base/paths.js';
 import { deepMerge, isPlainObject } from '../engine/inputJson.js';
 import type { Stage } from '../engine/config.js';
@@ -59,6 +60,18 @@ export function doctor(o: CliOptions, io: Io): number {
       else okLine(stage.name, `interpreter ${python} (Python ${r.stdout.trim()})`);
     }
     if (!checkedPython.get(python)) return;
+    const driver = shippedDriverOf(stage.module);
+    if (driver) {
+      // The driver answers as a job would: with the gpu slot the stage holds (slot 0 here).
+      const gpu = stage.resources.gpu && pipeline.resources.gpu ? { EPHYS_MAKE_GPU: '0', CUDA_VISIBLE_DEVICES: '0' } : {};
+      const device = String(deepMerge(pipeline.params, stage.params)[`${stage.module}_params`]?.device ?? 'auto');
+      const r = spawnSync(argv[0], [...argv.slice(1), driver.path, '--check', '--device', device], { env: { ...io.env, ...gpu }, encoding: 'utf8', timeout: 120_000 });
+      const said = (r.stdout || r.stderr || r.error?.message || '').trim().split('\n').pop() ?? '';
+      if (r.status === 0) okLine(stage.name, said);
+      else if (r.status === 4) bad(stage.name, said, `set ${stage.module}_params.device: cpu in ${path.basename(pipeline.file)}, or install a CUDA build of torch in ${python}`);
+      else bad(stage.name, said, `install Kilosort 4 and torch into ${python} (pip install kilosort torch), or set '${where}' to an environment that has them`);
+      return;
+    }
     const mod = pythonModulePrefix + stage.module;
     const r = spawnSync(argv[0], [...argv.slice(1), '-c', `import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(${JSON.stringify(mod)}) else 3)`], { env: io.env, encoding: 'utf8', timeout: 60_000 });
     if (r.status === 0) okLine(stage.name, `module ${mod}`);

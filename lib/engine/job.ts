@@ -13,6 +13,7 @@ import { recordingLayers } from './recordingParams.js';
 import { fillPlaceholders, PlaceholderError } from './template.js';
 import type { Definition, RecordingState } from './record.js';
 import { builtinVersion } from './runners/builtinVersion.js';
+import { shippedDriverOf } from './runners/shippedDriver.js';
 import { spanAt } from './yamlSource.js';
 import { hasModuleLimits, moduleLimitProblems } from './moduleLimits.js';
 import { fail, ok, type Diagnostic, type Result } from '../base/diagnostic.js';
@@ -203,7 +204,11 @@ export function definitionOf(pipeline: Pipeline, stage: Stage): Definition {
   if (cached) return cached;
   const def: Definition = { runner: stage.run, module: stage.module };
   if (stage.command) def.command = stage.command;
-  if (stage.run === 'python-module') def.python = stage.python ?? pipeline.python;
+  if (stage.run === 'python-module') {
+    def.python = stage.python ?? pipeline.python;
+    const driver = shippedDriverOf(stage.module);
+    if (driver) def.version = driver.version;
+  }
   if (stage.run === 'builtin') def.version = builtinVersion(stage.module);
   definitions.set(stage, def);
   return def;

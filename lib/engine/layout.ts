@@ -11,6 +11,7 @@ import type { Layer } from './inputJson.js';
 import { metaPathForBin, readSpikeGlxMeta } from '../formats/spikeglx.js';
 import { allenProbeType } from '../formats/probeTypes.js';
 import { ephysParamsFromOpenEphys, probeForFolder, readOebin } from '../formats/openEphys.js';
+import { geometryFromSites, np1Geometry } from '../formats/probeGeometry.js';
 import { fail, ok, type Result } from '../base/diagnostic.js';
 
 function defined(o: Record<string, unknown>): Record<string, unknown> {
@@ -33,7 +34,9 @@ function spikeGlx(rec: Recording, required: boolean, names: Set<string>): Result
   // for 3A/3B1/3B2 only: NP1.0 is named 3B2 there; other types keep SpikeGLX's name.
   const values = defined({ ...m.value.ephysParams });
   values.probe_type = allenProbeType(m.value.ephysParams.probe_type) ?? m.value.ephysParams.probe_type;
-  return ok({ source: meta, params: { ephys_params: values } });
+  // Only stages whose schema takes probe_geometry (kilosort4) get it.
+  const probe_geometry = geometryFromSites(m.value.sites, `${path.basename(meta)} (~${m.value.siteSource})`);
+  return ok({ source: meta, params: { ephys_params: values, probe_geometry } });
 }
 
 function openEphys(rec: Recording, required: boolean, names: Set<string>): Result<Layer | undefined> {
@@ -53,7 +56,11 @@ function openEphys(rec: Recording, required: boolean, names: Set<string>): Resul
   const values = defined({ ...params.value });
   // The oebin names files relative to its own folder.
   if (typeof values.lfp_band_file === 'string') values.lfp_band_file = path.resolve(path.dirname(oebinPath), values.lfp_band_file);
-  return ok({ source: oebinPath, params: { ephys_params: values } });
+  // The oebin has no site positions; 384 AP channels are a Neuropixels 1.0 probe (3A, 3B, 1.0).
+  const probe_geometry = params.value.num_channels === 384
+    ? np1Geometry(384, params.value.reference_channels ?? [], `standard Neuropixels 1.0 layout (384 channels in ${path.basename(oebinPath)})`)
+    : undefined;
+  return ok({ source: oebinPath, params: probe_geometry ? { ephys_params: values, probe_geometry } : { ephys_params: values } as Layer['params'] });
 }
 
 /** `names`: the recording folder's entries, listed once for all of a plan's questions about it. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Job } from '../job.js';
 import { packageRoot } from '../../base/paths.js';
 import { splitWords } from '../template.js';
+import { shippedDriverOf } from './shippedDriver.js';
 
 export const pythonModulePrefix = 'ecephys_spike_sorting.modules.';
 
@@ -18,8 +19,10 @@ export function argvFor(job: Job): string[] {
   switch (s.run) {
     case 'command':
       return job.argv ?? [];
-    case 'python-module':
-      return [...interpreterArgv(job.definition.python!), '-m', pythonModulePrefix + s.module, '--input_json', job.inputJsonPath, '--output_json', job.outputJsonPath];
+    case 'python-module': {
+      const driver = shippedDriverOf(s.module);
+      return [...interpreterArgv(job.definition.python!), ...(driver ? [driver.path] : ['-m', pythonModulePrefix + s.module]), '--input_json', job.inputJsonPath, '--output_json', job.outputJsonPath];
+    }
     case 'builtin':
       return [process.execPath, path.join(packageRoot, 'dist', 'lib', 'builtin', 'host.js'), s.module, '--input_json', job.inputJsonPath, '--output_json', job.outputJsonPath];
   }

@@ -1,0 +1,94 @@
+/**
+ * `node dist/bench/kilosort4.js [--python PY] [--seconds S] [--channels C] [--seed N] [--cache DIR]`:
+ * the built-in quick-look sorter and the real Kilosort 4 (on the CPU, through the kilosort4 stage's
+ * driver) on the same `ephys-make synth` recording, scored against its ground truth side by side
+ * with their run times. Kilosort 4 runs only when an interpreter that imports it is given
+ * (--python or EPHYS_MAKE_KS4_PYTHON); otherwise the benchmark says so and exits 0.
+ *
+ * A Kilosort 4 run takes minutes of both cores: with --cache (or EPHYS_MAKE_KS4_CACHE) its output
+ * folder and output.json are kept per (seconds, channels, seed) and reused, the run time reported
+ * being the one measured when it ran. Recordings are byte-identical for the same options and seed.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { synthesize } from '../lib/synth/generate.js';
+import { compareToGroundTruth, type GroundTruthComparison } from '../lib/synth/groundTruthMatch.js';
+import { readSpikeGlxMeta } from '../lib/formats/spikeglx.js';
+import { geometryFromSites } from '../lib/formats/probeGeometry.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const packageRoot = path.resolve(here, '..', '..');
+const hostPath = path.join(packageRoot, 'dist', 'lib', 'builtin', 'host.js');
+const driverPath = path.join(packageRoot, 'stages', 'kilosort4', 'driver.py');
+
+const { values: o } = parseArgs({ options: {
+  python: { type: 'string' }, seconds: { type: 'string' }, channels: { type: 'string' }, seed: { type: 'string' }, cache: { type: 'string' },
+} });
+const python = o.python ?? process.env.EPHYS_MAKE_KS4_PYTHON;
+const seconds = Number(o.seconds ?? 20), channels = Number(o.channels ?? 128), seed = Number(o.seed ?? 1);
+const cache = o.cache ?? process.env.EPHYS_MAKE_KS4_CACHE;
+
+function run(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env, encoding: 'utf8', cwd: os.tmpdir() });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${path.basename(argv[1] ?? argv[0])} failed (exit ${r.status}):\n${(r.stdout + r.stderr).slice(-3000)}`);
+  return s;
+}
+
+function row(name: string, secs: number, c: GroundTruthComparison, note = ''): string {
+  return `  ${name.padEnd(24)} ${secs.toFixed(1).padStart(7)} s  ${String(c.foundClusters).padStart(8)}  ${`${c.wellSortedUnits}/${c.detectableUnits}`.padStart(11)}  ${c.meanAccuracy.toFixed(3).padStart(13)}${note}`;
+}
+
+async function main(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ephys-make-bench-ks4-'));
+  try {
+    const s = await synthesize({ outDir: work, recordings: 1, seconds, channels, seed, lfp: false });
+    const rec = s.recordings[0];
+    console.log(`synthetic recording: ${seconds} s, ${channels} channels, ${rec.units} units, seed ${seed}; accuracy >= 0.8 counts as sorted (units over 5x noise)`);
+    const ephys = { ap_band_file: rec.apFile, num_channels: rec.savedChannels, sample_rate: rec.sampleRateHz, bit_volts: rec.bitVolts };
+
+    const builtinDir = path.join(work, 'builtin');
+    const bIn = path.join(work, 'builtin.json');
+    fs.writeFileSync(bIn, JSON.stringify({ ephys_params: ephys, directories: { kilosort_output_directory: builtinDir } }));
+    const bSecs = run([process.execPath, hostPath, 'builtin_sorter', '--input_json', bIn, '--output_json', path.join(work, 'builtin.out.json')]);
+    const lines = [`  ${'sorter'.padEnd(24)} ${'run time'.padStart(9)}  ${'clusters'.padStart(8)}  ${'sorted'.padStart(11)}  ${'mean accuracy'.padStart(13)}`];
+    lines.push(row('built-in quick look', bSecs, compareToGroundTruth(builtinDir, rec.groundTruthDir)));
+
+    if (!python) {
+      lines.push('  Kilosort 4               not run: give --python or EPHYS_MAKE_KS4_PYTHON (an interpreter that imports kilosort)');
+    } else {
+      const key = `synth-${seconds}s-${channels}ch-seed${seed}`;
+      const ksDir = cache ? path.join(cache, key, 'kilosort') : path.join(work, 'kilosort4');
+      const outJson = cache ? path.join(cache, key, 'output.json') : path.join(work, 'kilosort4.out.json');
+      let note = '';
+      let kSecs: number;
+      if (fs.existsSync(outJson) && fs.existsSync(path.join(ksDir, 'spike_times.npy'))) {
+        kSecs = JSON.parse(fs.readFileSync(outJson, 'utf8')).execution_time;
+        note = `  (reused from ${path.dirname(outJson)})`;
+      } else {
+        const meta = readSpikeGlxMeta(rec.metaFiles[0]);
+        if (!meta.ok) throw new Error(meta.diagnostics.map((d) => d.message).join('\n'));
+        const kIn = path.join(work, 'kilosort4.json');
+        fs.mkdirSync(path.dirname(outJson), { recursive: true });
+        fs.writeFileSync(kIn, JSON.stringify({
+          ephys_params: ephys, directories: { kilosort_output_directory: ksDir },
+          probe_geometry: geometryFromSites(meta.value.sites, path.basename(rec.metaFiles[0])),
+          kilosort4_params: { device: 'cpu', settings: {} },
+        }));
+        kSecs = run([python, driverPath, '--input_json', kIn, '--output_json', outJson]);
+      }
+      lines.push(row('Kilosort 4 (CPU)', kSecs, compareToGroundTruth(ksDir, rec.groundTruthDir), note));
+    }
+    console.log(lines.join('\n'));
+    console.log('(the machine is shared: run times vary)');
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => { console.error(e?.message ?? e); process.exitCode = 1; });
