@@ -51,6 +51,7 @@ async function lab(opts: { gpu?: boolean; params?: string } = {}): Promise<Lab> 
     `    outputs: ${JSON.stringify(ksFiles.map((f) => `{output}/kilosort/${f}`))}`,
     '    params:',
     '      directories: { kilosort_output_directory: "{output}/kilosort" }',
+    '      ephys_params: { ap_band_file: "{marker}" }',
     ...(opts.params ? [`      kilosort4_params: ${opts.params}`] : []),
     '',
   ].join('\n'));
@@ -83,12 +84,12 @@ test('a job runs the shipped driver with the lab interpreter: channels with sync
   // The Kilosort 4 layout, published whole; the lab's own file is still there.
   const t = readNpyHeader(path.join(l.ks, 'templates.npy'));
   assert.equal(t.shape.slice(1), [61, 32]);
-  assert.is(t.dtype, '<f4');
+  assert.is(t.dtype, 'float32');
   const pcf = readNpyHeader(path.join(l.ks, 'pc_features.npy'));
   assert.equal(pcf.shape.slice(1), [6, 10]);
   assert.equal(readNpyHeader(path.join(l.ks, 'pc_feature_ind.npy')).shape, [t.shape[0], 10]);
-  assert.is(readNpyHeader(path.join(l.ks, 'spike_times.npy')).dtype, '<i8');
-  assert.is(readNpyHeader(path.join(l.ks, 'spike_clusters.npy')).dtype, '<i4');
+  assert.is(readNpyHeader(path.join(l.ks, 'spike_times.npy')).dtype, 'int64');
+  assert.is(readNpyHeader(path.join(l.ks, 'spike_clusters.npy')).dtype, 'int32');
   assert.is(fs.readFileSync(path.join(l.ks, 'my_notes.txt'), 'utf8'), 'a lab file in the results folder');
   assert.not.ok(fs.existsSync(l.ks + '.kilosort4-partial'));
   const again = await runCli(['all', '-f', l.pipeline], { cwd: l.dir, env: standIn });
