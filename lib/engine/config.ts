@@ -23,6 +23,8 @@ export interface Stage {
   run: RunnerKind;
   /** Python module or built-in name; also names stages/MODULE/schema.json. */
   module: string;
+  /** `module:` was written; else it is the stage's name (a command stage then takes no shipped schema). */
+  moduleGiven: boolean;
   command?: string[];
   python?: string;
   inputs: FileSpec[];
@@ -127,6 +129,7 @@ export function parsePipeline(source: YamlSource): Result<Pipeline> {
       name,
       run: s.run,
       module: s.module ?? name,
+      moduleGiven: s.module !== undefined,
       command,
       python: s.python,
       inputs: (s.inputs ?? []).map((f: any) => typeof f === 'string' ? { path: f, optional: false } : { path: f.path, optional: !!f.optional }),

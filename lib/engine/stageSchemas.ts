@@ -34,7 +34,10 @@ export function schemaFileFor(stage: Stage): string | undefined {
   let f = fileOf.get(stage);
   if (f === undefined) {
     const file = stage.schemaFile ?? path.join(stagesSourceDir, stage.module, 'schema.json');
-    f = stage.schemaFile || fs.existsSync(file) ? file : null;
+    // A command is the lab's own program (their `backup` script, say): it takes a shipped module's
+    // schema only when `module:` names that module.
+    const shipped = stage.run !== 'command' || stage.moduleGiven;
+    f = stage.schemaFile || (shipped && fs.existsSync(file)) ? file : null;
     fileOf.set(stage, f);
   }
   return f ?? undefined;
