@@ -26,7 +26,10 @@ export interface LoadKilosortOptions {
    * not loaded: quality_metrics never uses templates.
    */
   includeTemplates?: boolean;
-  /** Leading zero samples cut from every template; the Allen code always uses 21. */
+  /**
+   * Leading zero samples cut from every template. Default: recognised from templates.npy itself
+   * (`templateLayout`): 21 for Kilosort 2's layout, as the Allen code always cuts, 0 for Kilosort 4's.
+   */
   templateZeroPadding?: number;
   /** Read spike_times_master_clock.npy instead of spike_times.npy. */
   useMasterClock?: boolean;
@@ -50,6 +53,8 @@ export interface KilosortFolder {
   templateCount: number;
   /** Samples per template after the zero padding is cut. */
   templateSamples: number;
+  /** Which sorter's template layout templates.npy has, and how many leading samples were cut. */
+  templateLayout: TemplateLayout;
   /** Columns of the templates: channels Kilosort kept, in channel_map order. */
   channelCount: number;
   /**
@@ -243,12 +248,51 @@ function unwhiten(t: NpyData, tShape: number[], pad: number, w: Float64Array, ro
   return out;
 }
 
+/**
+ * Templates as Kilosort writes them. Kilosort 2 (and the built-in sorter): 82 samples whose first
+ * 21 are zeros, the trough at sample 41; the Allen code cuts 21, leaving 61 samples with the trough
+ * at 20, the window its noise rules and waveform metrics are written for. Kilosort 4 (nt 61): 61
+ * samples with the trough at 20 and no padding, the same window without cutting anything.
+ */
+export interface TemplateLayout { sorter: 'kilosort2' | 'kilosort4'; paddingSamples: number }
+
+const allenPadding = 21;
+const kilosort4Samples = 61;
+
+/** Leading samples that are zero on every channel of every template. */
+export function leadingZeroSamples(t: NpyData, shape: number[]): number {
+  const [nT, nS, nC] = shape;
+  let lead = nS;
+  for (let ti = 0; ti < nT && lead > 0; ti++) {
+    for (let s = 0; s < lead; s++) {
+      const row = (ti * nS + s) * nC;
+      let zero = true;
+      for (let c = 0; c < nC; c++) if (Number(t[row + c]) !== 0) { zero = false; break; }
+      if (!zero) { lead = s; break; }
+    }
+  }
+  return nT === 0 ? 0 : lead;
+}
+
+/**
+ * Recognise the layout from the file: its length and, when the data is at hand, its leading
+ * zeros. Folders the Allen code reads (Kilosort 2's 82 samples, anything with the 21 zero samples)
+ * keep its 21-sample cut exactly; unpadded 61-sample templates are Kilosort 4's. Anything else
+ * would put the trough where no rule looks, and is refused.
+ */
+export function templateLayoutOf(file: string, shape: number[], leadingZeros: number | undefined): TemplateLayout {
+  const samples = shape[1];
+  if (samples === 82 || (leadingZeros ?? 0) >= allenPadding) return { sorter: 'kilosort2', paddingSamples: allenPadding };
+  if (samples === kilosort4Samples && (leadingZeros ?? 0) === 0) return { sorter: 'kilosort4', paddingSamples: 0 };
+  if (leadingZeros === undefined) return { sorter: 'kilosort2', paddingSamples: allenPadding };
+  throw new StageError(`${file}: ${samples} samples per template, ${leadingZeros} leading zero samples: neither Kilosort 2's layout (82 samples, the first 21 zero) nor Kilosort 4's (61 samples, no padding; Kilosort 4 run with nt 61). The noise rules and waveform metrics need 61-sample templates with the trough at sample 20; for Kilosort 4, sort with the default nt (61)`);
+}
+
 /** Read a Kilosort output folder as `load_kilosort_data` does, validating every file. */
 export function loadKilosortFolder(dir: string, opts: LoadKilosortOptions): KilosortFolder {
   const convertToSeconds = opts.convertToSeconds ?? true;
   const includePcs = opts.includePcs ?? false;
   const includeTemplates = opts.includeTemplates ?? true;
-  const pad = opts.templateZeroPadding ?? 21;
   const shared = opts.shared ?? false;
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new StageError(`${dir}: Kilosort output folder does not exist`);
@@ -284,6 +328,12 @@ export function loadKilosortFolder(dir: string, opts: LoadKilosortOptions): Kilo
     throw new StageError(`${path.join(dir, 'templates.npy')}: shape ${shapeText(hTemplates.shape)}; expected 3 dimensions (templates, samples, channels)`);
   }
   const [templateCount, templateLength, channelCount] = hTemplates.shape;
+  const templatesFile = path.join(dir, 'templates.npy');
+  // With the data read below the layout is checked against its zeros; without, the length decides.
+  let layout = opts.templateZeroPadding !== undefined
+    ? { sorter: 'kilosort2' as const, paddingSamples: opts.templateZeroPadding }
+    : templateLayoutOf(templatesFile, hTemplates.shape, undefined);
+  let pad = layout.paddingSamples;
   if (templateLength <= pad) {
     throw new StageError(`${path.join(dir, 'templates.npy')}: ${templateLength} samples per template; expected more than the ${pad} leading zero samples`);
   }
@@ -361,6 +411,10 @@ export function loadKilosortFolder(dir: string, opts: LoadKilosortOptions): Kilo
   let whiteningMatInv: Float64Array | undefined;
   if (includeTemplates) {
     const t = read(dir, 'templates.npy');
+    if (opts.templateZeroPadding === undefined) {
+      layout = templateLayoutOf(templatesFile, t.shape, leadingZeroSamples(t.data, t.shape));
+      pad = layout.paddingSamples;
+    }
     const w = read(dir, 'whitening_mat_inv.npy');
     whiteningMatInv = toFloat64(w.data, false);
     templates = unwhiten(t.data, t.shape, pad, whiteningMatInv, t.dtype === 'float32' && w.dtype === 'float32');
@@ -390,7 +444,7 @@ export function loadKilosortFolder(dir: string, opts: LoadKilosortOptions): Kilo
 
   return {
     dir, spikeCount: n, spikeTimes, spikeTimesRaw: timesArr.data, spikeClusters, spikeTemplates, amplitudes,
-    templateCount, templateSamples: templateLength - pad, channelCount, templates, whiteningMatInv, channelMap,
+    templateCount, templateSamples: templateLength - pad, templateLayout: layout, channelCount, templates, whiteningMatInv, channelMap,
     pcFeatures, pcCount, pcChannelCount, pcFeatureInd, clusterIds, clusterLabels, layouts,
   };
 }

@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin/stage.js';
-import { loadKilosortFolder } from '../../lib/formats/kilosort.js';
+import { loadKilosortFolder, type TemplateLayout } from '../../lib/formats/kilosort.js';
 import { inputKilosortDir } from '../../lib/builtin/stageInput.js';
 import { writeClusterGroupTsv } from '../../lib/formats/clusterGroup.js';
 import { classifyTemplate, defaultNoiseWaveformParams, NoiseRuleError, type NoiseWaveformParams, type TemplateVerdict } from './noiseRules.js';
@@ -45,7 +45,7 @@ export function readParams(input: InputJson): NoiseTemplatesParams {
   return { kilosortDir: path.resolve(kilosortDir), sampleRateHz: ephys.sample_rate ?? 30000, clusterGroupFileName: name, rules };
 }
 
-export interface NoiseTemplatesResult { clusterIds: number[]; labels: string[]; verdicts: TemplateVerdict[]; file: string }
+export interface NoiseTemplatesResult { clusterIds: number[]; labels: string[]; verdicts: TemplateVerdict[]; file: string; layout: TemplateLayout }
 
 export function runNoiseTemplates(params: NoiseTemplatesParams, progress: (done: number, total: number) => void = () => {}): NoiseTemplatesResult {
   const folder = loadKilosortFolder(params.kilosortDir, { sampleRateHz: params.sampleRateHz, convertToSeconds: true });
@@ -71,13 +71,16 @@ export function runNoiseTemplates(params: NoiseTemplatesParams, progress: (done:
   });
   const file = path.join(params.kilosortDir, params.clusterGroupFileName);
   writeClusterGroupTsv(file, folder.clusterIds, labels);
-  return { clusterIds: folder.clusterIds, labels, verdicts, file };
+  return { clusterIds: folder.clusterIds, labels, verdicts, file, layout: folder.templateLayout };
 }
 
 export const stage: BuiltinStage = {
-  version: '1',
+  // 2: templates' layout recognised from the file (Kilosort 4's 61 unpadded samples are no longer cut).
+  version: '2',
   async run(input, ctx) {
     const result = runNoiseTemplates(readParams(input), (done, total) => ctx.progress(done, total, 'items'));
+    const l = result.layout;
+    ctx.log(l.sorter === 'kilosort4' ? 'templates: Kilosort 4 layout (61 samples, trough at 20, no padding): nothing cut' : `templates: Kilosort 2 layout: the first ${l.paddingSamples} samples cut, as the Allen module does`);
     const noisy = result.labels.filter((l) => l === 'noise').length;
     ctx.log(`${noisy} of ${result.labels.length} clusters labelled noise; wrote ${result.file}`);
     return {};
