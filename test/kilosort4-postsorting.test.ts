@@ -54,22 +54,35 @@ test('the template layout is read from the files: Kilosort 4 (61 samples, no pad
   assert.is(f.templateSamples, 61);
 }));
 
-test('noise_templates on Kilosort 4 output: the units that match the ground truth are labelled good', timed(async () => {
+test('noise_templates on Kilosort 4 output labels as the same templates in Kilosort 2\'s layout do; units that match the ground truth are good', timed(async () => {
   const { dir, rec, ks } = await kilosort4Folder();
-  const r = runJson([process.execPath, host, 'noise_templates'], {
-    ephys_params: { sample_rate: rec.sampleRateHz, cluster_group_file_name: 'cluster_group.tsv.v2' },
-    directories: { kilosort_output_directory: ks },
-    noise_waveform_params: { classifier_path: '/nonexistent/rf_classifier.pkl' },
-  }, dir, 'noise');
-  assert.is(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /templates: Kilosort 4 layout \(61 samples, trough at 20, no padding\): nothing cut/);
-  const { clusterIds, labels } = readClusterGroupTsv(path.join(ks, 'cluster_group.tsv.v2'));
-  const label = new Map(clusterIds.map((id, i) => [id, labels[i]]));
-  const gt = compareToGroundTruth(ks, rec.groundTruthDir);
-  const matched = gt.units.filter((u) => u.detectable && u.accuracy >= 0.8);
-  assert.ok(matched.length >= 3, `stand-in found ${matched.length} units`);
-  const good = matched.filter((u) => label.get(u.cluster) === 'good');
-  assert.is(good.length, matched.length, `noise: ${matched.filter((u) => label.get(u.cluster) !== 'good').map((u) => `unit ${u.unit} -> cluster ${u.cluster}`).join(', ')}`);
+  // The same templates as Kilosort 2 lays them out: 21 zero samples first, which the Allen code cuts.
+  const ks2 = path.join(dir, 'as-kilosort2');
+  fs.cpSync(ks, ks2, { recursive: true });
+  const t = readNpy(path.join(ks, 'templates.npy'));
+  const [k, , c] = t.shape;
+  const padded = new Float32Array(k * 82 * c);
+  for (let i = 0; i < k; i++) padded.set((t.data as Float32Array).subarray(i * 61 * c, (i + 1) * 61 * c), (i * 82 + 21) * c);
+  writeNpy(path.join(ks2, 'templates.npy'), { dtype: 'float32', shape: [k, 82, c], data: padded });
+  const labelsOf = (folder: string, name: string) => {
+    const r = runJson([process.execPath, host, 'noise_templates'], {
+      ephys_params: { sample_rate: rec.sampleRateHz, cluster_group_file_name: 'cluster_group.tsv.v2' },
+      directories: { kilosort_output_directory: folder },
+      noise_waveform_params: { classifier_path: '/nonexistent/rf_classifier.pkl' },
+    }, dir, name);
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    return { log: r.stdout, ...readClusterGroupTsv(path.join(folder, 'cluster_group.tsv.v2')) };
+  };
+  const four = labelsOf(ks, 'noise4');
+  const two = labelsOf(ks2, 'noise2');
+  assert.match(four.log, /templates: Kilosort 4 layout \(61 samples, trough at 20, no padding\): nothing cut/);
+  assert.match(two.log, /templates: Kilosort 2 layout: the first 21 samples cut, as the Allen module does/);
+  assert.equal(four.labels, two.labels);
+  assert.ok(four.labels.filter((l) => l === 'good').length > four.labels.length / 2, four.labels.join(' '));
+  const label = new Map(four.clusterIds.map((id, i) => [id, four.labels[i]]));
+  const matched = compareToGroundTruth(ks, rec.groundTruthDir).units.filter((u) => u.detectable && u.accuracy >= 0.8);
+  assert.ok(matched.length >= 1);
+  for (const u of matched) assert.is(label.get(u.cluster), 'good', `unit ${u.unit} (accuracy ${u.accuracy.toFixed(2)}) -> cluster ${u.cluster}`);
 }));
 
 test('templates no rule can read (Kilosort 4 with another nt) are refused with what would work', timed(async () => {
