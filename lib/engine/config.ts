@@ -11,6 +11,7 @@ import { splitWords } from './template.js';
 import { newAjv } from './ajv.js';
 import { packageRoot } from '../base/paths.js';
 import { compiledValidator, pipelineSchemaId } from './compileSchemas.js';
+import { parseSlurmDefaults, parseStageSlurm, type ExecutorKind, type SlurmDefaults, type StageSlurm } from './slurm/settings.js';
 
 export type RunnerKind = 'builtin' | 'python-module' | 'command';
 export type Layout = 'auto' | 'spikeglx' | 'openephys' | 'none';
@@ -40,6 +41,8 @@ export interface Stage {
   retries: number;
   inPlace: Record<string, string>;
   space?: { factor: number; of: string } | { bytes: number };
+  /** sbatch settings when jobs go to SLURM. */
+  slurm: StageSlurm;
 }
 
 export interface Pipeline {
@@ -58,6 +61,8 @@ export interface Pipeline {
   python: string;
   params: Sections;
   resources: Record<string, number>;
+  executor: ExecutorKind;
+  slurm: SlurmDefaults;
   stages: Stage[];
   stageByName: Map<string, Stage>;
 }
@@ -144,8 +149,10 @@ export function parsePipeline(source: YamlSource): Result<Pipeline> {
       retries: s.retries ?? 0,
       inPlace: s.in_place ?? {},
       space,
+      slurm: parseStageSlurm(name, s.slurm, place, diags),
     });
   }
+  const slurm = parseSlurmDefaults(raw.slurm, place, diags);
   const stageByName = new Map(stages.map((s) => [s.name, s]));
   for (const s of stages) {
     s.after.forEach((dep, i) => {
@@ -176,6 +183,8 @@ export function parsePipeline(source: YamlSource): Result<Pipeline> {
     python: raw.python ?? 'python3',
     params: raw.params ?? {},
     resources,
+    executor: raw.executor ?? 'local',
+    slurm,
     stages,
     stageByName,
   });
