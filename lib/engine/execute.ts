@@ -33,6 +33,8 @@ export interface ExecuteOptions {
   checksum: boolean;
   env: NodeJS.ProcessEnv;
   onProgress?: (p: Progress) => void;
+  /** Kept in every record this run writes: the SLURM job a node is running it as. */
+  recordExtra?: Pick<JobRecord, 'slurm'>;
 }
 
 export interface ExecutingJob {
@@ -68,8 +70,8 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
       // A done record keeps only what later decisions read (the run's details are in runs.jsonl):
       // every plan parses every record.
       updateRecord(job.stateDir, job.stage.name, (old) => (rec.status === 'done'
-        ? { ...rec, startedAt: started.toISOString(), endedAt: end } as JobRecord
-        : { ...(old as JobRecord), ...rec, endedAt: end }));
+        ? { ...rec, ...o.recordExtra, startedAt: started.toISOString(), endedAt: end } as JobRecord
+        : { ...(old as JobRecord), ...rec, ...o.recordExtra, endedAt: end }));
       appendRun(job.stateDir, {
         stage: job.stage.name, reason: o.reason, start: started.toISOString(), end,
         status: out.status, exitCode: 'exitCode' in out ? out.exitCode : undefined, signal: 'signal' in out ? out.signal : undefined,
@@ -104,7 +106,7 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
     fs.rmSync(job.outputJsonPath, { force: true });
     updateRecord(job.stateDir, job.stage.name, () => ({
       status: 'running', pid: process.pid, host: hostName, procStart: processStartOf(process.pid),
-      startedAt: started.toISOString(), reason: o.reason,
+      startedAt: started.toISOString(), reason: o.reason, ...o.recordExtra,
     }));
 
     for (const out of job.appendsTo) {

@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Job } from './job.js';
-import { readState, updateRecord, writeState } from './record.js';
+import { readState, updateRecord, updateState } from './record.js';
 import { tryLock } from './lock.js';
 import { appendRun } from './runLog.js';
 import { executeJob, signatureOf, type ExecuteOptions, type ExecutingJob } from './execute.js';
@@ -40,7 +40,8 @@ export function claimRecording(stateDir: string): { reaped: number } {
   let reaped = 0;
   const state = readState(stateDir);
   for (const rec of Object.values(state.jobs)) {
-    if (rec.status !== 'running' || !rec.childPid || rec.pid === process.pid) continue;
+    // A SLURM job on this node is not an orphan: SLURM runs it and its record is its own.
+    if (rec.status !== 'running' || !rec.childPid || rec.pid === process.pid || rec.slurm) continue;
     if (rec.host && !isAlive({ pid: rec.childPid, host: rec.host, procStart: rec.childStart })) continue;
     killGroup(rec.childPid, 'SIGKILL');
     reaped++;
@@ -71,19 +72,16 @@ export function adoptJobs(jobs: Job[], checksum: boolean): boolean {
   if (!lock.ok) return false;
   try {
     const now = new Date().toISOString();
-    const state = readState(stateDir);
-    for (const job of jobs) {
+    const records = jobs.map((job) => {
       const inputs: Record<string, Signature | null> = {};
       for (const inp of job.inputs) inputs[inp.path] = signatureOf(inp.path, checksum) ?? null;
       const outputs: Record<string, Signature> = {};
       for (const out of job.outputs) outputs[out] = signatureOf(out, checksum)!;
       writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
-      state.jobs[job.stage.name] = {
-        status: 'done', adopted: true, startedAt: now, endedAt: now, exitCode: 0,
-        definition: job.definition, inputHash: job.input.hash, layersKey: job.layersKey, inputs, outputs,
-      };
-    }
-    writeState(stateDir, state);
+      return { status: 'done' as const, adopted: true, startedAt: now, endedAt: now, exitCode: 0, definition: job.definition, inputHash: job.input.hash, layersKey: job.layersKey, inputs, outputs };
+    });
+    // Jobs of this recording on SLURM nodes write into the same file meanwhile.
+    updateState(stateDir, (state) => { jobs.forEach((job, i) => { state.jobs[job.stage.name] = records[i]; }); });
     for (const job of jobs) {
       appendRun(stateDir, { stage: job.stage.name, reason: 'adopted: outputs newer than inputs, no record', start: now, end: now, status: 'adopted', host: hostName, pid: process.pid, versions: versions() });
     }
@@ -104,15 +102,16 @@ export function renewKeys(jobs: Job[]): void {
   const lock = tryLock(path.join(stateDir, 'lock'), 'ephys-make record keys');
   if (!lock.ok) return;
   try {
-    const state = readState(stateDir);
-    let changed = false;
-    for (const job of jobs) {
-      const rec = state.jobs[job.stage.name];
-      if (rec?.status !== 'done' || rec.inputHash !== job.inputHash || rec.layersKey === job.layersKey) continue;
-      rec.layersKey = job.layersKey;
-      changed = true;
-    }
-    if (changed) writeState(stateDir, state);
+    updateState(stateDir, (state) => {
+      let changed = false;
+      for (const job of jobs) {
+        const rec = state.jobs[job.stage.name];
+        if (rec?.status !== 'done' || rec.inputHash !== job.inputHash || rec.layersKey === job.layersKey) continue;
+        rec.layersKey = job.layersKey;
+        changed = true;
+      }
+      return changed;
+    });
   } finally {
     lock.release();
   }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../base/atomicFile.js';
 import type { Signature } from '../base/signature.js';
+import { hostName, isAlive } from '../base/processInfo.js';
 
 export const stateVersion = 1;
 
@@ -18,8 +19,21 @@ export interface Definition {
   version?: string;
 }
 
+/** A job handed to SLURM: its job id, and once it has ended, SLURM's word for how. */
+export interface SlurmRef {
+  jobId: string;
+  submittedAt?: string;
+  /** The node it runs on, written by the job itself. */
+  node?: string;
+  /** SLURM's final state (COMPLETED, FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL...), once reconciled. */
+  state?: string;
+  /** SLURM's reason beside that state (DependencyNeverSatisfied, TimeLimit...). */
+  stateReason?: string;
+}
+
 export interface JobRecord {
-  status: 'running' | 'done' | 'failed' | 'interrupted';
+  /** `queued`: submitted to SLURM, not started yet. */
+  status: 'queued' | 'running' | 'done' | 'failed' | 'interrupted';
   pid?: number;
   host?: string;
   procStart?: string;
@@ -44,6 +58,12 @@ export interface JobRecord {
   tempRemoved?: boolean;
   adopted?: boolean;
   outputJson?: unknown;
+  slurm?: SlurmRef;
+}
+
+/** A record a SLURM job still owns (queued or running, its end not yet known): nobody else may run or submit that job. */
+export function isInFlight(rec: JobRecord | undefined): rec is JobRecord & { slurm: SlurmRef } {
+  return !!rec?.slurm && rec.slurm.state === undefined && (rec.status === 'queued' || rec.status === 'running');
 }
 
 export interface RecordingState {
@@ -75,10 +95,54 @@ export function writeState(stateDir: string, state: RecordingState): void {
   writeFileAtomic(statePath(stateDir), `{"version":${state.version},"jobs":{\n${jobs}\n}}\n`);
 }
 
-/** Read-modify-write of one job's record (callers hold the recording lock). */
+/** Read-modify-write of one job's record. */
 export function updateRecord(stateDir: string, stage: string, update: (old: JobRecord | undefined) => JobRecord | undefined): void {
-  const state = readState(stateDir);
-  const next = update(state.jobs[stage]);
-  if (next) state.jobs[stage] = next; else delete state.jobs[stage];
-  writeState(stateDir, state);
+  updateState(stateDir, (state) => {
+    const next = update(state.jobs[stage]);
+    if (next) state.jobs[stage] = next; else delete state.jobs[stage];
+  });
+}
+
+/**
+ * Read-modify-write of a recording's records, one writer at a time. The recording lock keeps two
+ * ephys-make processes apart, but jobs of one recording running on several cluster nodes (and the
+ * process submitting them) each write their own record into this one file.
+ */
+export function updateState(stateDir: string, update: (state: RecordingState) => boolean | void): void {
+  const release = lockStateFile(stateDir);
+  try {
+    const state = readState(stateDir);
+    // `false`: nothing changed, nothing to write.
+    if (update(state) !== false) writeState(stateDir, state);
+  } finally {
+    release();
+  }
+}
+
+/** A writer holds this for milliseconds; one older than this died holding it. */
+const staleStateLockMs = 30_000;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function lockStateFile(stateDir: string): () => void {
+  const file = path.join(stateDir, 'state.json.lock');
+  fs.mkdirSync(stateDir, { recursive: true });
+  const me = `${process.pid} ${hostName}`;
+  for (let waited = 0; ; waited++) {
+    try {
+      fs.writeFileSync(file, me, { flag: 'wx' });
+      return () => { try { if (fs.readFileSync(file, 'utf8') === me) fs.rmSync(file, { force: true }); } catch { /* gone */ } };
+    } catch (err: any) {
+      if (err.code !== 'EEXIST') throw err;
+    }
+    let holder = '';
+    let ageMs = 0;
+    try { holder = fs.readFileSync(file, 'utf8'); ageMs = Date.now() - fs.statSync(file).mtimeMs; } catch { continue; }
+    const [pid, host] = holder.split(' ');
+    const deadHere = host === hostName && !isAlive({ pid: Number(pid), host });
+    if (deadHere || ageMs > staleStateLockMs) {
+      try { if (fs.readFileSync(file, 'utf8') === holder) fs.rmSync(file, { force: true }); } catch { /* taken meanwhile */ }
+      continue;
+    }
+    Atomics.wait(sleeper, 0, 0, Math.min(20, 1 + waited));
+  }
 }
