@@ -33,7 +33,7 @@ function plan(l: Lab, extra: Partial<Parameters<typeof planJobs>[0]> = {}): stri
 }
 function show(d: Decision): string {
   if (d.run) return describeReason(d.reason);
-  return 'blocked' in d ? `blocked ${d.blocked.path}` : d.fresh.kind;
+  return 'blocked' in d ? `blocked ${d.blocked.path}` : 'inFlight' in d ? `${d.inFlight.status} on SLURM as job ${d.inFlight.slurmJobId}` : d.fresh.kind;
 }
 
 test('all records match: nothing runs', () => {
@@ -71,6 +71,19 @@ test('an output changed by someone else is stale; a failed record reruns', () =>
   l.state.jobs.a.status = 'failed';
   l.state.jobs.a.exitCode = 2;
   assert.equal(plan(l)[0], 'a: last run failed (exit 2)');
+});
+
+test('a job queued or running on SLURM is left to it, even when forced; what follows it reruns after it', () => {
+  const l = lab();
+  l.files.set('/raw', '9:1:1');
+  l.state.jobs.a = { status: 'running', slurm: { jobId: '41', node: 'n7' } };
+  assert.equal(plan(l), ['a: running on SLURM as job 41', 'b: upstream reran: a', 'c: upstream reran: b']);
+  assert.equal(plan(l, { forceAll: true }), ['a: running on SLURM as job 41', 'b: forced', 'c: forced']);
+  // Once SLURM's end is known the record is the job's like any other.
+  l.state.jobs.a = { status: 'interrupted', stoppedBecause: 'SLURM job 41 was cancelled', slurm: { jobId: '41', state: 'CANCELLED' } };
+  assert.equal(plan(l), ['a: last run interrupted: SLURM job 41 was cancelled', 'b: upstream reran: a', 'c: upstream reran: b']);
+  l.state.jobs.a = { status: 'failed', exitCode: null, stoppedBecause: 'SLURM job 41 ran out of memory', slurm: { jobId: '41', state: 'OUT_OF_MEMORY' } };
+  assert.equal(plan(l)[0], 'a: last run failed: SLURM job 41 ran out of memory');
 });
 
 test('forced, and a missing source blocks', () => {

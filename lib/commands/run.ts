@@ -14,8 +14,17 @@ export function explainLines(rp: RecordingPlan, decisions: Map<string, Decision>
     const d = decisions.get(job.id)!;
     if (d.run) out += `${prefix}${job.recording.name} ${job.stage.name}: ${describeReason(d.reason)}\n`;
     else if ('blocked' in d) out += `cannot run ${job.recording.name} ${job.stage.name}: input missing: ${d.blocked.path} (no stage makes it)\n`;
+    else if ('inFlight' in d) out += `on SLURM ${job.recording.name} ${job.stage.name}: ${d.inFlight.status} as job ${d.inFlight.slurmJobId}${d.inFlight.node ? ` on ${d.inFlight.node}` : ''}\n`;
   }
   return out;
+}
+
+/** A plan SLURM may have more to say about: jobs still queued there, or ends it can explain. */
+export function waitsForSlurm(decisions: Map<string, Decision>): boolean {
+  for (const d of decisions.values()) {
+    if (!d.run && 'inFlight' in d) return true;
+  }
+  return false;
 }
 
 /** Loaded only when something will run: a no-op run never pays for the scheduler and runners. */
@@ -41,18 +50,36 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   const recordings = planner.discover();
   if (!recordings.ok) return printDiagnostics(io, recordings.diagnostics);
 
-  const adoptions: Job[][] = [];
-  const renewals: Job[][] = [];
-  const planned = planRun(planner, recordings.value, (rp, decisions) => {
-    if (o.dryRun || o.explain) io.out(explainLines(rp, decisions, o.dryRun ? 'would run ' : 'run '));
-    if (o.dryRun) return;
-    const { adopted, rekey } = workOf(rp, decisions);
-    if (adopted.length) adoptions.push(adopted);
-    if (rekey.length) renewals.push(rekey);
-  }, !o.dryRun);
+  let adoptions: Job[][] = [];
+  let renewals: Job[][] = [];
+  let explained: string[] = [];
+  let slurmOpen: RecordingPlan[] = [];
+  const planAll = () => {
+    adoptions = []; renewals = []; explained = []; slurmOpen = [];
+    return planRun(planner, recordings.value, (rp, decisions) => {
+      if (o.dryRun) io.out(explainLines(rp, decisions, 'would run '));
+      else if (o.explain) explained.push(explainLines(rp, decisions, 'run '));
+      if (o.dryRun) return;
+      const { adopted, rekey } = workOf(rp, decisions);
+      if (adopted.length) adoptions.push(adopted);
+      if (rekey.length) renewals.push(rekey);
+      if (waitsForSlurm(decisions)) slurmOpen.push(rp);
+    }, !o.dryRun);
+  };
+  let planned = planAll();
+  if (planned.ok && slurmOpen.length) {
+    // Records of SLURM jobs: settle the ones that have ended, then decide again.
+    const { reconcilePlans } = await import('../engine/slurm/reconcile.js');
+    const settled = await reconcilePlans(slurmOpen, io.env);
+    if (settled.error) io.err(`warning: cannot ask SLURM about queued jobs (${settled.error}); their records are taken as they are\n`);
+    if (settled.changed.size) planned = planAll();
+  }
   if (!planned.ok) return printDiagnostics(io, planned.diagnostics);
+  for (const text of explained) io.out(text);
   const { counts, plans, work } = planned.value;
-  const { toRun, fresh, blocked: blockedJobs } = work;
+  const { fresh, blocked: blockedJobs } = work;
+  // Jobs whose upstream runs on SLURM wait for it: they go there after it, not here now.
+  const toRun = work.toRun.filter((r) => !r.waitsFor);
   if (o.dryRun) {
     io.out(counts.toRun === 0 && counts.blocked === 0 ? `nothing to do: ${counts.total} jobs up to date\n` : `${counts.toRun} of ${counts.total} jobs would run${counts.blocked ? `, ${counts.blocked} cannot run` : ''}\n`);
     return counts.blocked ? 1 : 0;
@@ -61,8 +88,11 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
     const { renewKeys } = await import('../engine/lifecycle.js');
     for (const jobs of renewals) renewKeys(jobs);
   }
+  if ((o.executor ?? planner.pipeline.executor) === 'slurm') {
+    return (await import('./slurmRun.js')).submitRun(o, io, planner, planned.value, adoptions);
+  }
   const { makeReporter } = await import('../report/reporter.js');
-  if (!toRun.length && !blockedJobs.length && !adoptions.length) {
+  if (!work.toRun.length && !blockedJobs.length && !adoptions.length) {
     const reporter = makeReporter(io);
     reporter.emit(counts);
     reporter.close();
@@ -78,6 +108,7 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   }
   emit(counts);
   for (const b of blockedJobs) emit({ type: 'job-skipped', job: b.job, why: 'blocked', detail: `input missing: ${b.path} (no stage makes it)` });
+  for (const w of work.toRun) if (w.waitsFor) emit({ type: 'job-skipped', job: w.job, why: 'in-flight', detail: `waits for ${w.waitsFor.job.stage.name}, queued on SLURM as job ${w.waitsFor.slurmJobId}` });
   const scheduler = await schedulerFor(o, io, planner.pipeline.resources, (dir) => plans.get(dir)!.plan(), emit);
 
   let stoppedBy: string | undefined;

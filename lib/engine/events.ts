@@ -4,11 +4,12 @@ import type { LockHolder } from './lock.js';
 import type { Progress } from './runners/spawnJob.js';
 
 export type EngineEvent =
-  | { type: 'plan'; total: number; toRun: number; upToDate: number; blocked: number }
+  | { type: 'plan'; total: number; toRun: number; upToDate: number; blocked: number; inFlight?: number }
+  | { type: 'job-submitted'; job: Job; reason: string; slurmJobId: string; after: string[] }
   | { type: 'job-started'; job: Job; reason: string; attempt: number; slots: Record<string, number[]> }
   | { type: 'job-progress'; job: Job; progress: Progress }
   | { type: 'job-finished'; job: Job; status: 'done' | 'failed' | 'interrupted'; seconds: number; message?: string; willRetry?: boolean }
-  | { type: 'job-skipped'; job: Job; why: 'up-to-date' | 'upstream-failed' | 'blocked' | 'adopted'; detail: string }
+  | { type: 'job-skipped'; job: Job; why: 'up-to-date' | 'upstream-failed' | 'blocked' | 'adopted' | 'in-flight'; detail: string }
   | { type: 'recording-locked'; recording: string; holder: LockHolder; waiting: boolean }
   | { type: 'message'; level: 'info' | 'warn'; text: string }
   | { type: 'stopping'; signal: string }

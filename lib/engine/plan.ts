@@ -4,7 +4,7 @@
  * runs.jsonl all print the very value the decision was made on.
  */
 import type { Job } from './job.js';
-import type { Definition, JobRecord, RecordingState } from './record.js';
+import { isInFlight, type Definition, type JobRecord, type RecordingState } from './record.js';
 import { firstDifference, stableStringify } from './inputJson.js';
 import { sameSignature, type Signature } from '../base/signature.js';
 import type { Fresh, Reason } from './reason.js';
@@ -12,7 +12,11 @@ import type { Fresh, Reason } from './reason.js';
 export type Decision =
   | { run: true; reason: Reason }
   | { run: false; fresh: Fresh }
-  | { run: false; blocked: { path: string } };
+  | { run: false; blocked: { path: string } }
+  /** Queued or running on SLURM: its record belongs to that SLURM job until it ends. */
+  | { run: false; inFlight: InFlight };
+
+export interface InFlight { slurmJobId: string; status: 'queued' | 'running'; node?: string }
 
 export interface PlanInput {
   jobs: Job[];
@@ -79,10 +83,13 @@ export function planJobs(p: PlanInput): Map<string, Decision> {
 }
 
 function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed: Map<string, Reason>): Decision {
-  if (p.forceAll || p.forceStages?.has(job.stage.name)) return { run: true, reason: { kind: 'forced' } };
   const rec: JobRecord | undefined = p.states(job.stateDir).jobs[job.stage.name];
+  // Before anything else, -B included: a job is never started twice at once.
+  if (isInFlight(rec)) return { run: false, inFlight: { slurmJobId: rec.slurm.jobId, status: rec.status as InFlight['status'], node: rec.slurm.node } };
+  if (p.forceAll || p.forceStages?.has(job.stage.name)) return { run: true, reason: { kind: 'forced' } };
   const tempGone = job.stage.temp && rec?.status === 'done' && rec.tempRemoved;
-  const upstream = job.deps.find((d) => decisions.get(d.id)?.run);
+  // An upstream job queued on SLURM reruns too.
+  const upstream = job.deps.find((d) => { const x = decisions.get(d.id); return x && (x.run || 'inFlight' in x); });
 
   // A missing input nobody will make blocks the job (reported as a failure, not a reason).
   for (const inp of job.inputs) {
@@ -94,8 +101,8 @@ function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed
   const neededBy = needed.get(job.id);
   if (neededBy) return { run: true, reason: neededBy };
   // An unfinished run explains a missing output better than the missing output does.
-  if (rec?.status === 'running' || rec?.status === 'interrupted') return { run: true, reason: { kind: 'interrupted', pid: rec.pid, host: rec.host, why: rec.status === 'interrupted' ? rec.stoppedBecause : undefined } };
-  if (rec?.status === 'failed') return { run: true, reason: { kind: 'failed-before', exitCode: rec.exitCode, signal: rec.signal } };
+  if (rec?.status === 'running' || rec?.status === 'interrupted' || rec?.status === 'queued') return { run: true, reason: { kind: 'interrupted', pid: rec.pid, host: rec.host, why: rec.status === 'interrupted' ? rec.stoppedBecause : undefined } };
+  if (rec?.status === 'failed') return { run: true, reason: { kind: 'failed-before', exitCode: rec.exitCode, signal: rec.signal, why: rec.stoppedBecause } };
   if (!tempGone) {
     for (const o of job.outputs) if (p.stat(o) === undefined) return { run: true, reason: { kind: 'output-missing', path: o } };
   }

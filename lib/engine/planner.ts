@@ -14,7 +14,7 @@ import { buildGraph, stagesFor, type StageGraph } from './graph.js';
 import { discoverRecordings, type Recording } from './recordings.js';
 import { makeJobs, type Job } from './job.js';
 import { parseSet, type SetValue } from './inputJson.js';
-import { planJobs, type Decision } from './plan.js';
+import { planJobs, type Decision, type InFlight } from './plan.js';
 import { readState, type RecordingState } from './record.js';
 import { describeReason } from './reason.js';
 import { checksumSignature, statSignature, type Signature } from '../base/signature.js';
@@ -121,27 +121,38 @@ function decide(jobs: Job[], opts: PlannerOptions, forceStages: Set<string>, rea
   });
 }
 
-export interface PlanCounts { type: 'plan'; total: number; toRun: number; upToDate: number; blocked: number }
+export interface PlanCounts { type: 'plan'; total: number; toRun: number; upToDate: number; blocked: number; inFlight?: number }
 
 export function planCounts(decisions: Map<string, Decision>): PlanCounts {
-  let toRun = 0, blocked = 0, upToDate = 0;
+  let toRun = 0, blocked = 0, upToDate = 0, inFlight = 0;
   for (const d of decisions.values()) {
-    if (d.run) toRun++; else if ('blocked' in d) blocked++; else upToDate++;
+    if (d.run) toRun++; else if ('blocked' in d) blocked++; else if ('inFlight' in d) inFlight++; else upToDate++;
   }
-  return { type: 'plan', total: decisions.size, toRun, upToDate, blocked };
+  return { type: 'plan', total: decisions.size, toRun, upToDate, blocked, ...(inFlight ? { inFlight } : {}) };
 }
 
-export interface Runnable { job: Job; reason: string }
+export interface Runnable {
+  job: Job;
+  reason: string;
+  /** An upstream job queued or running on SLURM: this one can follow it there, not run here yet. */
+  waitsFor?: { job: Job; slurmJobId: string };
+}
 
 /** Jobs to queue: stale ones whose upstream is not blocked. */
 export function runnable(jobs: Job[], decisions: Map<string, Decision>): Runnable[] {
   const blocked = new Set<string>();
+  const waiting = new Map<string, Runnable['waitsFor']>();
   const out: Runnable[] = [];
   for (const job of jobs) {
     const d = decisions.get(job.id)!;
     if (!d.run && 'blocked' in d) { blocked.add(job.id); continue; }
     if (job.deps.some((x) => blocked.has(x.id))) { blocked.add(job.id); continue; }
-    if (d.run) out.push({ job, reason: describeReason(d.reason) });
+    if (!d.run && 'inFlight' in d) { waiting.set(job.id, { job, slurmJobId: d.inFlight.slurmJobId }); continue; }
+    const waitsFor = job.deps.map((x) => waiting.get(x.id)).find((w) => w);
+    if (d.run) {
+      out.push(waitsFor ? { job, reason: describeReason(d.reason), waitsFor } : { job, reason: describeReason(d.reason) });
+      if (waitsFor) waiting.set(job.id, waitsFor);
+    }
   }
   return out;
 }
@@ -156,10 +167,12 @@ export interface RecordingWork {
   /** Up to date, but the record's layersKey is old (pipeline.yaml edited elsewhere, say): renew it. */
   rekey: Job[];
   blocked: Array<{ job: Job; path: string }>;
+  /** Queued or running on SLURM. */
+  inFlight: Array<{ job: Job } & InFlight>;
 }
 
 export function workOf(rp: RecordingPlan, decisions: Map<string, Decision>): RecordingWork {
-  const work: RecordingWork = { toRun: runnable(rp.jobs, decisions), fresh: [], adopted: [], rekey: [], blocked: [] };
+  const work: RecordingWork = { toRun: runnable(rp.jobs, decisions), fresh: [], adopted: [], rekey: [], blocked: [], inFlight: [] };
   for (const job of rp.jobs) {
     const d = decisions.get(job.id)!;
     if (d.run) continue;
@@ -167,6 +180,8 @@ export function workOf(rp: RecordingPlan, decisions: Map<string, Decision>): Rec
       work.fresh.push(job);
       if (d.fresh.kind === 'adopted') work.adopted.push(job);
       else if (!job.fromRecord) work.rekey.push(job);
+    } else if ('inFlight' in d) {
+      work.inFlight.push({ job, ...d.inFlight });
     } else {
       work.blocked.push({ job, path: d.blocked.path });
     }
@@ -187,18 +202,22 @@ export interface PlannedRun {
  */
 export function planRun(planner: Planner, recordings: Recording[], seen: (rp: RecordingPlan, decisions: Map<string, Decision>) => void, keep = true): Result<PlannedRun> {
   const diags: Diagnostic[] = [];
-  const run: PlannedRun = { plans: new Map(), work: { toRun: [], fresh: [], adopted: [], rekey: [], blocked: [] }, counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 } };
+  const run: PlannedRun = { plans: new Map(), work: { toRun: [], fresh: [], adopted: [], rekey: [], blocked: [], inFlight: [] }, counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 } };
   for (const rec of recordings) {
     const rp = planner.jobsOf(rec);
     if (!rp.ok) { diags.push(...rp.diagnostics); continue; }
     const decisions = rp.value.plan();
     const c = planCounts(decisions);
     run.counts.total += c.total; run.counts.toRun += c.toRun; run.counts.upToDate += c.upToDate; run.counts.blocked += c.blocked;
+    if (c.inFlight) run.counts.inFlight = (run.counts.inFlight ?? 0) + c.inFlight;
     if (diags.length) continue;
     seen(rp.value, decisions);
-    if (keep && (c.toRun || c.blocked)) {
-      run.plans.set(rec.dir, rp.value);
+    if (keep && (c.toRun || c.blocked || c.inFlight)) {
       const w = workOf(rp.value, decisions);
+      // Jobs queued on SLURM are kept for what follows them there; alone they are no work here.
+      run.work.inFlight.push(...w.inFlight);
+      if (!c.toRun && !c.blocked) continue;
+      run.plans.set(rec.dir, rp.value);
       run.work.toRun.push(...w.toRun);
       run.work.fresh.push(...w.fresh);
       run.work.blocked.push(...w.blocked);

@@ -6,7 +6,7 @@ export type Reason =
   | { kind: 'forced' }
   | { kind: 'output-missing'; path: string }
   | { kind: 'interrupted'; pid?: number; host?: string; why?: string }
-  | { kind: 'failed-before'; exitCode?: number | null; signal?: string | null }
+  | { kind: 'failed-before'; exitCode?: number | null; signal?: string | null; why?: string }
   | { kind: 'definition-changed'; field: string; before: string; after: string }
   | { kind: 'params-changed'; key: string; before: unknown; after: unknown; source?: string }
   | { kind: 'input-changed'; path: string; before: Signature | null; after: Signature | null }
@@ -40,7 +40,7 @@ export function describeReason(r: Reason): string {
     case 'forced': return 'forced';
     case 'output-missing': return `output missing: ${path.basename(r.path)}`;
     case 'interrupted': return `last run interrupted${r.pid ? ` (pid ${r.pid}${r.host ? ` on ${r.host}` : ''})` : ''}${r.why ? `: ${r.why}` : ''}`;
-    case 'failed-before': return `last run failed${r.signal ? ` (${r.signal})` : r.exitCode != null ? ` (exit ${r.exitCode})` : ''}`;
+    case 'failed-before': return `last run failed${r.signal ? ` (${r.signal})` : r.exitCode != null ? ` (exit ${r.exitCode})` : ''}${r.why ? `: ${r.why}` : ''}`;
     case 'definition-changed': return `definition changed: ${r.field} ${r.before} -> ${r.after}`;
     case 'params-changed': return `params changed: ${r.key} ${value(r.before)} -> ${value(r.after)}${r.source ? ` (from ${r.source})` : ''}`;
     case 'input-changed': return `input changed: ${path.basename(r.path)} (${sigChange(r.before, r.after)})`;

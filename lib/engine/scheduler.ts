@@ -215,7 +215,11 @@ export class Scheduler {
     for (const e of this.order) {
       if (e.job.recording.dir !== recDir || e.state !== 'queued') continue;
       const d = decisions.get(e.job.id);
-      if (d && !d.run) {
+      if (d && !d.run && 'inFlight' in d) {
+        // Submitted to SLURM meanwhile: it runs there; its dependents here cannot start.
+        e.state = 'skipped';
+        this.o.emit({ type: 'job-skipped', job: e.job, why: 'in-flight', detail: `${d.inFlight.status} on SLURM meanwhile (job ${d.inFlight.slurmJobId})` });
+      } else if (d && !d.run) {
         e.state = 'done';
         this.settled.add(e.job.id);
         this.o.emit({ type: 'job-skipped', job: e.job, why: 'up-to-date', detail: 'done meanwhile by another ephys-make' });

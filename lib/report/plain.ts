@@ -14,8 +14,10 @@ export function eventLine(e: EngineEvent): string | undefined {
   switch (e.type) {
     case 'plan':
       return e.toRun === 0 && e.blocked === 0
-        ? `nothing to do: ${e.total} job${e.total === 1 ? '' : 's'} up to date`
-        : `plan: ${e.total} jobs, ${e.toRun} to run, ${e.upToDate} up to date${e.blocked ? `, ${e.blocked} blocked` : ''}`;
+        ? `nothing to do: ${e.total} job${e.total === 1 ? '' : 's'} ${e.inFlight ? `up to date or queued on SLURM (${e.inFlight} queued or running there)` : 'up to date'}`
+        : `plan: ${e.total} jobs, ${e.toRun} to run, ${e.upToDate} up to date${e.blocked ? `, ${e.blocked} blocked` : ''}${e.inFlight ? `, ${e.inFlight} queued or running on SLURM` : ''}`;
+    case 'job-submitted':
+      return `submit ${e.job.recording.name} ${e.job.stage.name} (${e.reason}): SLURM job ${e.slurmJobId}${e.after.length ? ` after ${e.after.join(', ')}` : ''}`;
     case 'job-started': {
       const slots = Object.entries(e.slots).map(([p, ks]) => `${p} ${ks.join(',')}`).join(', ');
       return `start  ${e.job.recording.name} ${e.job.stage.name} (${e.reason})${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}${slots ? ` [${slots}]` : ''}`;
