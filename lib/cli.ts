@@ -28,6 +28,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       case 'report': return (await import('./commands/report.js')).report(o, io);
       case 'init': return (await import('./commands/init.js')).init(o, io);
       case 'verify-backup': return (await import('./commands/verifyBackup.js')).verifyBackup(o, io);
+      case 'cancel': return (await import('./commands/cancel.js')).cancel(o, io);
+      case 'run-job': return (await import('./commands/runJob.js')).runJob(o.rest, io);
       case 'doctor': return (await import('./commands/doctor.js')).doctor(o, io);
       case 'demo': return (await import('./commands/demo.js')).demo(o, io);
       case 'synth': return (await import('./commands/synth.js')).runSynth(o.rest, { out: io.out, err: io.err });

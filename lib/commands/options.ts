@@ -28,6 +28,10 @@ export interface CliOptions {
   pass?: string;
   serve: boolean;
   python?: string;
+  /** --executor: where jobs run (default: the pipeline's `executor:`). */
+  executor?: 'local' | 'slurm';
+  /** --wait: with SLURM, follow the submitted jobs to their end. */
+  follow: boolean;
   rest: string[];
 }
 
@@ -38,11 +42,12 @@ const pipelineOptions = ['file', 'root', 'dir'];
 
 /** Every subcommand, in the order `--help` lists them. The default command (`run`) comes first. */
 export const commandSpecs: CommandSpec[] = [
-  { name: 'run', args: '[all | STAGE...]', summary: 'run stale jobs of these stages and their stale prerequisites (the default command)', options: [...pipelineOptions, 'jobs', 'dry-run', 'explain', 'always-make', 'force', 'keep-going', 'set', 'checksum', 'no-wait'] },
+  { name: 'run', args: '[all | STAGE...]', summary: 'run stale jobs of these stages and their stale prerequisites (the default command)', options: [...pipelineOptions, 'jobs', 'dry-run', 'explain', 'always-make', 'force', 'keep-going', 'set', 'checksum', 'no-wait', 'executor', 'wait'] },
   { name: 'status', args: '[STAGE...]', summary: 'recordings x stages: up to date, stale (reason), failed, running', options: [...pipelineOptions, 'set', 'checksum'] },
   { name: 'graph', args: '[--mermaid]', summary: 'the stage graph as DOT (or Mermaid), edges labelled with the files between', options: ['file', 'mermaid'] },
-  { name: 'watch', args: '[TARGET...]', summary: 'process recordings as they appear and become complete', options: ['file', 'root', 'jobs', 'set', 'checksum', 'no-wait', 'once', 'serve', 'port', 'host', 'pass'] },
+  { name: 'watch', args: '[TARGET...]', summary: 'process recordings as they appear and become complete', options: ['file', 'root', 'jobs', 'set', 'checksum', 'no-wait', 'once', 'serve', 'port', 'host', 'pass', 'executor'] },
   { name: 'clean', args: '[STAGE...]', summary: "remove stages' declared outputs and records (and downstream records)", options: pipelineOptions },
+  { name: 'cancel', args: '[STAGE...]', summary: 'scancel what this root has queued or running on SLURM (those stages and the jobs after them)', options: pipelineOptions },
   { name: 'input-json', args: 'STAGE --dir D', summary: 'print the input JSON a job would get, without running it', options: [...pipelineOptions, 'set'] },
   { name: 'serve', args: '', summary: 'a live page of the jobs, results and run history, on 127.0.0.1', options: ['file', 'root', 'dir', 'port', 'host', 'pass'] },
   { name: 'report', args: '[-o FILE]', summary: 'the same page as one HTML file that works offline', options: ['file', 'root', 'dir', 'out', 'pass'] },
@@ -69,6 +74,8 @@ export const optionSpecs: OptionSpec[] = [
   { name: 'set', flags: '    --set S.K=V', text: 'set input-JSON value K of stage S (or params.SECTION.K); repeatable' },
   { name: 'checksum', flags: '    --checksum', text: 'compare file contents instead of size/mtime/inode' },
   { name: 'no-wait', flags: '    --no-wait', text: 'skip recordings locked by another ephys-make instead of waiting' },
+  { name: 'executor', flags: '    --executor E', text: "local (run here) or slurm (submit to SLURM); default: the pipeline's executor" },
+  { name: 'wait', flags: '    --wait', text: 'slurm: after submitting, follow the jobs until they end' },
   { name: 'mermaid', flags: '    --mermaid', text: 'graph: print Mermaid instead of DOT' },
   { name: 'once', flags: '    --once', text: 'watch: process what is ready now, then exit' },
   { name: 'serve', flags: '    --serve', text: 'watch: serve the live page beside the watch' },
@@ -113,6 +120,8 @@ const subcommands = new Set(commandSpecs.map((c) => c.name));
 
 export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { ok: false; message: string } {
   if (argv[0] === 'synth') return { ok: true, options: { ...defaults(), command: 'synth', rest: argv.slice(1) } };
+  // What a SLURM job runs on its node (not for people: the submitter writes its arguments).
+  if (argv[0] === 'run-job') return { ok: true, options: { ...defaults(), command: 'run-job', rest: argv.slice(1) } };
   let parsed;
   try {
     parsed = parseArgs({
@@ -141,6 +150,8 @@ export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { 
         pass: { type: 'string' },
         serve: { type: 'boolean' },
         python: { type: 'string' },
+        executor: { type: 'string' },
+        wait: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -161,6 +172,7 @@ export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { 
     command = positionals[0] === 'run' ? 'run' : positionals[0];
     positionals = positionals.slice(1);
   }
+  if (v.executor !== undefined && v.executor !== 'local' && v.executor !== 'slurm') return { ok: false, message: `--executor ${v.executor}: expected local or slurm` };
   let jobs = 1;
   if (v.jobs !== undefined) {
     jobs = Number(v.jobs);
@@ -197,13 +209,15 @@ export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { 
       pass: v.pass,
       serve: !!v.serve,
       python: v.python,
+      executor: v.executor as CliOptions['executor'],
+      follow: !!v.wait,
       rest: [],
     },
   };
 }
 
 function defaults(): CliOptions {
-  return { command: 'run', targets: [], dirs: [], jobs: 1, dryRun: false, explain: false, always: false, force: [], keepGoing: false, sets: [], checksum: false, mermaid: false, shuffle: false, wait: true, once: false, serve: false, rest: [] };
+  return { command: 'run', targets: [], dirs: [], jobs: 1, dryRun: false, explain: false, always: false, force: [], keepGoing: false, sets: [], checksum: false, mermaid: false, shuffle: false, wait: true, once: false, serve: false, follow: false, rest: [] };
 }
 
 export function printDiagnostics(io: Io, diags: Diagnostic[]): number {

@@ -9,22 +9,25 @@ import { readState } from '../engine/record.js';
 import { describeReason } from '../engine/reason.js';
 import { isAlive } from '../base/processInfo.js';
 
-const cellWords = ['up to date', 'stale', 'failed', 'running', 'blocked', '-'];
+const cellWords = ['up to date', 'stale', 'failed', 'running', 'queued', 'cancelled', 'blocked', '-'];
 
-export function status(o: CliOptions, io: Io): number {
+export async function status(o: CliOptions, io: Io): Promise<number> {
   const opened = openPlanner(engineOptions(o, io));
   if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
   const planner = opened.value;
   const found = planner.discover();
   if (!found.ok) return printDiagnostics(io, found.diagnostics);
   const recordings = found.value;
+  // Jobs handed to SLURM: what SLURM says about them first (queued, running, how they ended).
+  const slurm = await (await import('../engine/slurm/statusView.js')).slurmStatus(planner, recordings, io.env);
+  if (slurm?.error) io.err(`warning: cannot ask SLURM (${slurm.error}); queued and running jobs are shown as their records say\n`);
   const stages = planner.stages.map((s) => s.name);
   const cellWidth = Math.max(...cellWords.map((w) => w.length));
   const widths = [Math.max('recording'.length, ...recordings.map((r) => r.name.length)), ...stages.map((s) => Math.max(s.length, cellWidth))];
   const line = (cells: string[]) => io.out(cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n');
   line(['recording', ...stages]);
   const details: string[] = [];
-  const counts = { 'up to date': 0, stale: 0, failed: 0, running: 0, blocked: 0 };
+  const counts = { 'up to date': 0, stale: 0, failed: 0, running: 0, queued: 0, cancelled: 0, blocked: 0 };
   let problems = 0;
   // A recording is safe to free once every backup stage is up to date: its copies were read back and matched.
   const isBackup = (name: string) => planner.stages.some((s) => s.name === name && s.run === 'builtin' && s.module === 'backup');
@@ -48,7 +51,11 @@ export function status(o: CliOptions, io: Io): number {
       const d = decisions.get(job.id)!;
       const r = state.jobs[name];
       let cell: keyof typeof counts;
-      if (r?.status === 'running' && r.pid && r.host && isAlive({ pid: r.pid, host: r.host, procStart: r.procStart })) {
+      const onSlurm = slurm?.describe(r, job);
+      if (onSlurm) {
+        cell = onSlurm.cell;
+        details.push(`${rec.name} ${name}: ${onSlurm.detail}`);
+      } else if (r?.status === 'running' && r.pid && r.host && isAlive({ pid: r.pid, host: r.host, procStart: r.procStart })) {
         cell = 'running';
         details.push(`${rec.name} ${name}: running (pid ${r.pid} on ${r.host} since ${r.startedAt})`);
       } else if (r?.status === 'failed') {

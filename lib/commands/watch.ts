@@ -28,6 +28,8 @@ import { statSignature } from '../base/signature.js';
 import { RecordingWatcher, markerTail, type WatchRules } from '../engine/watch.js';
 import { schedulerFor } from './run.js';
 import { invocation } from './invocation.js';
+import { isInFlight, readState } from '../engine/record.js';
+import { isUnchangedSlurmFailure } from '../engine/slurm/reconcile.js';
 
 /** Outputs on another drive are not watched: a periodic rescan notices one deleted there. */
 const rescanMs = Number(process.env.EPHYS_MAKE_RESCAN_SECONDS ?? 300) * 1000;
@@ -82,6 +84,9 @@ class WatchSession {
   private reloadTimer: NodeJS.Timeout | undefined;
   private stoppedBy: string | undefined;
   private onStop: () => void = () => {};
+  /** `--executor slurm`: ready recordings' jobs are submitted, one recording at a time. */
+  private slurm: boolean;
+  private submissions: Promise<void> = Promise.resolve();
 
   constructor(private o: CliOptions, private io: Io, private eopts: PlannerOptions, private cfg: Planner, private root: string, private onEngineEvent?: (e: EngineEvent) => void) {
     const stateDir = path.join(root, '.ephys-make');
@@ -92,6 +97,7 @@ class WatchSession {
     }
     this.report = makeReporter(io, (e) => this.log?.write(e));
     this.failures = new FailedJobs(path.join(stateDir, 'watch-failed.json'), (m) => this.warn(m));
+    this.slurm = (o.executor ?? cfg.pipeline.executor) === 'slurm';
     this.watcher = new RecordingWatcher(root, rulesOf(cfg.pipeline), {
       plan: (dir, announce) => this.plan(dir, announce),
       stop: (dir, why) => this.scheduler.dropRecording(dir, why),
@@ -126,12 +132,13 @@ class WatchSession {
       if (!this.stoppedBy) this.scan(false);
       const { recordings, settling } = this.watcher.counts();
       const rules = rulesOf(this.cfg.pipeline);
-      this.info(`${this.o.once ? 'found' : 'watching'} ${this.root}: ${recordings} recording${recordings === 1 ? '' : 's'}${settling ? ` (${settling} being written)` : ''}; ready when unchanged for ${rules.settleMs / 1000} s${rules.when ? ` or when ${rules.when} is there` : ''}${this.log ? `; events in ${this.log.file}` : ''}`);
+      this.info(`${this.o.once ? 'found' : 'watching'} ${this.root}: ${recordings} recording${recordings === 1 ? '' : 's'}${settling ? ` (${settling} being written)` : ''}; ready when unchanged for ${rules.settleMs / 1000} s${rules.when ? ` or when ${rules.when} is there` : ''}${this.slurm ? '; jobs go to SLURM' : ''}${this.log ? `; events in ${this.log.file}` : ''}`);
       if (!this.o.once && !this.stoppedBy) {
         rescanTimer = setInterval(() => this.scan(true), rescanMs);
         await new Promise<void>((resolve) => { this.onStop = resolve; });
       }
       const summary = await this.scheduler.idle();
+      await this.submissions;
       if (this.done || this.failed) this.info(`${this.done} job${this.done === 1 ? '' : 's'} done, ${this.failed} failed${summary.skipped ? `, ${summary.skipped} not run` : ''}`);
       if (this.stoppedBy) return 130;
       return this.failed ? 1 : 0;
@@ -212,8 +219,11 @@ class WatchSession {
     }
     // A job that failed here before, with the same inputs, waits for a change; so do its dependents.
     const held = new Set<string>();
-    const toRun = stale.filter(({ job }) => {
+    if (this.slurm) return this.submitToSlurm(rp, rec, stale.length > 0);
+    const toRun = stale.filter(({ job, waitsFor }) => {
       const d = decisions.get(job.id)!;
+      // Its upstream is queued on SLURM: it goes there after it, not here.
+      if (waitsFor) return false;
       if (job.deps.some((dep) => held.has(dep.id))) { held.add(job.id); return false; }
       if (d.run && d.reason.kind === 'failed-before' && this.failures.isHeld(job)) {
         held.add(job.id);
@@ -233,6 +243,33 @@ class WatchSession {
     this.onEvent({ type: 'watch', what: 'queued', recording: rec.name, detail: `${toRun.length} job${toRun.length === 1 ? '' : 's'} to run (${toRun[0].job.stage.name}: ${toRun[0].reason})` });
     this.scheduler.add(toRun, fresh);
     return true;
+  }
+
+  /**
+   * `--executor slurm`: settle the recording's SLURM records and submit its stale jobs, in the
+   * background (one recording after another); nothing runs here, so the recording is idle at once.
+   * A job that failed or was cancelled on SLURM waits, as a failed local job does, for a change.
+   */
+  private submitToSlurm(rp: RecordingPlan, rec: Recording, stale: boolean): boolean {
+    if (!stale && !rp.jobs.some((j) => isInFlight(readState(j.stateDir).jobs[j.stage.name]))) return false;
+    this.submissions = this.submissions.then(async () => {
+      if (this.stoppedBy) return;
+      const { submitWatched } = await import('./slurmRun.js');
+      const heldNow: string[] = [];
+      const n = await submitWatched(rp, this.o, this.io, this.cfg, (e) => this.onEvent(e), (job) => {
+        const r = readState(job.stateDir).jobs[job.stage.name];
+        if (!isUnchangedSlurmFailure(job, r)) return true;
+        heldNow.push(job.stage.name);
+        return false;
+      });
+      for (const stage of heldNow) {
+        if (this.firstTime(`slurm-held ${rec.dir} ${stage} ${readState(rp.jobs[0].stateDir).jobs[stage]?.slurm?.jobId}`)) {
+          this.onEvent({ type: 'watch', what: 'held', recording: rec.name, detail: `${stage} failed on SLURM and nothing it depends on has changed; not submitted again until it does (or run \`ephys-make ${stage} --dir ${path.relative(this.io.cwd, rec.dir) || '.'}\`)` });
+        }
+      }
+      if (n) this.onEvent({ type: 'watch', what: 'queued', recording: rec.name, detail: `${n} job${n === 1 ? '' : 's'} submitted to SLURM` });
+    }).catch((err) => this.warn(`internal error: submitting ${rec.name}: ${err?.stack ?? err}`));
+    return false;
   }
 
   private reloadSoon(): void {
