@@ -3,6 +3,7 @@
  * slurmctld still holds them, MinJobAge), then sacct for the ones it has forgotten, where the
  * cluster keeps accounting.
  */
+import fs from 'node:fs';
 import { callError, callSlurm } from './slurmCli.js';
 
 export interface SlurmJobInfo {
@@ -53,12 +54,15 @@ export async function querySlurm(ids: string[], env: NodeJS.ProcessEnv): Promise
   return { ok: true, jobs };
 }
 
-/** sacct, where the cluster keeps accounting; without slurmdbd it fails and the ids stay unknown. */
+/**
+ * sacct, where the cluster keeps accounting; without slurmdbd it fails, and the cluster's job
+ * completion file (JobCompType=jobcomp/filetxt), when readable, is the last place to look.
+ */
 async function askAccounting(ids: string[], jobs: Map<string, SlurmJobInfo>, env: NodeJS.ProcessEnv): Promise<void> {
   for (let i = 0; i < ids.length; i += idsPerCall) {
     const chunk = ids.slice(i, i + idsPerCall);
     const a = await callSlurm('sacct', ['--noheader', '--parsable2', '--allocations', `--jobs=${chunk.join(',')}`, '--format=JobIDRaw,State,NodeList'], env);
-    if (!a.ok) return;
+    if (!a.ok) return askJobCompletionFile(ids, jobs, env);
     for (const line of a.stdout.split('\n')) {
       const [jobId, stateText, node] = line.trim().split('|');
       if (!jobId || !stateText) continue;
@@ -66,6 +70,38 @@ async function askAccounting(ids: string[], jobs: Map<string, SlurmJobInfo>, env
       const state = stateText.split(' ')[0];
       jobs.set(jobId, { jobId, state, reason: '', node: node && node !== 'None assigned' ? node : undefined });
     }
+  }
+}
+
+/** Jobs end in the completion file in order: its tail holds the recent ones. */
+const jobCompTailBytes = 32 << 20;
+
+async function askJobCompletionFile(ids: string[], jobs: Map<string, SlurmJobInfo>, env: NodeJS.ProcessEnv): Promise<void> {
+  const config = await callSlurm('scontrol', ['show', 'config'], env);
+  if (!config.ok || !/^JobCompType\s*=\s*jobcomp\/filetxt\s*$/m.test(config.stdout)) return;
+  const file = /^JobCompLoc\s*=\s*(.+?)\s*$/m.exec(config.stdout)?.[1];
+  if (!file) return;
+  let text: string;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const start = Math.max(0, size - jobCompTailBytes);
+      const buf = Buffer.alloc(size - start);
+      fs.readSync(fd, buf, 0, buf.length, start);
+      text = buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return;
+  }
+  const wanted = new Set(ids);
+  // JobId=12 UserId=... GroupId=... Name=<any text> JobState=CANCELLED Partition=... NodeList=n07 ...
+  for (const line of text.split('\n')) {
+    const m = /^JobId=(\d+) .*? Name=.* JobState=([A-Z_]+) Partition=.*? NodeList=(\S+)/.exec(line);
+    if (!m || !wanted.has(m[1])) continue;
+    jobs.set(m[1], { jobId: m[1], state: m[2], reason: '', node: m[3] !== '(null)' ? m[3] : undefined });
   }
 }
 
