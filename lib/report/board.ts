@@ -159,6 +159,8 @@ export class Board {
       }
       if (!d) return { s: 'stale', r: 'not planned' };
       if (!d.run && 'blocked' in d) return { s: 'blocked', r: `input missing: ${this.display(d.blocked.path)}` };
+      // On SLURM: not done yet, and not this machine's to stop.
+      if (!d.run && 'inFlight' in d) return { s: d.inFlight.status === 'running' ? 'running' : 'stale', r: `${d.inFlight.status} on SLURM (job ${d.inFlight.slurmJobId}${d.inFlight.node ? ` on ${d.inFlight.node}` : ''})`, ...times };
       if (!d.run) return { s: 'done', ...times };
       return { s: 'stale', r: describeReason(d.reason), ...times };
     });
