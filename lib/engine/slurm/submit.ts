@@ -20,6 +20,7 @@ import { claimRecording } from '../lifecycle.js';
 import { updateState, type JobRecord } from '../record.js';
 import { callError, callSlurm } from './slurmCli.js';
 import { sbatchArgs } from './sbatchArgs.js';
+import { jobSpecOf, jobSpecVariable } from './jobSpec.js';
 
 export interface SubmitOptions {
   pipeline: Pipeline;
@@ -186,7 +187,9 @@ async function submitOne(e: Entry, o: SubmitOptions, result: SubmitResult): Prom
   // SLURM opens the log before the job runs: its folder must be there.
   fs.mkdirSync(path.dirname(e.job.logPath), { recursive: true });
   const args = sbatchArgs(e.job, o.pipeline, { afterOk: ok.ids!, afterAny: anyIds, command: o.command(e.job, e.reason) });
-  const call = await callSlurm('sbatch', args, o.env);
+  // The job as planned goes along in its environment, so the node need not plan it again.
+  const spec = jobSpecOf(e.job);
+  const call = await callSlurm('sbatch', args, spec ? { ...o.env, [jobSpecVariable]: spec } : o.env);
   // --parsable prints "id" or "id;cluster".
   const id = call.ok ? call.stdout.trim().split(/[;\s]/)[0] : undefined;
   if (!call.ok || !id || !/^\d+$/.test(id)) {
