@@ -24,6 +24,14 @@ export function openSlurmIds(state: RecordingState): string[] {
   return ids;
 }
 
+/** Whether SLURM's view has anything to settle among these ids (an end, a job forgotten, a dependency never met). */
+export function hasNews(ids: string[], view: Map<string, SlurmJobInfo>): boolean {
+  return ids.some((id) => {
+    const info = view.get(id);
+    return !info || !isActive(info.state) || info.reason === 'DependencyNeverSatisfied';
+  });
+}
+
 /** SLURM's end of a job, in words for `status` and `--explain`. */
 export function describeSlurmEnd(jobId: string, state: string, stateReason: string, node: string | undefined, started: boolean): string {
   const job = `SLURM job ${jobId}`;
@@ -119,14 +127,14 @@ export interface RootReconciled {
  * pending on a dependency that can never be met are cancelled.
  */
 export async function reconcilePlans(plans: Iterable<{ recording: { dir: string }; jobs: Job[] }>, env: NodeJS.ProcessEnv): Promise<RootReconciled> {
-  const open: Array<{ dir: string; stateDir: string; jobs: Job[] }> = [];
+  const open: Array<{ dir: string; stateDir: string; jobs: Job[]; ids: string[] }> = [];
   const ids: string[] = [];
   for (const rp of plans) {
     if (!rp.jobs.length) continue;
     const stateDir = rp.jobs[0].stateDir;
     const found = openSlurmIds(readState(stateDir));
     if (!found.length) continue;
-    open.push({ dir: rp.recording.dir, stateDir, jobs: rp.jobs });
+    open.push({ dir: rp.recording.dir, stateDir, jobs: rp.jobs, ids: found });
     ids.push(...found);
   }
   const out: RootReconciled = { changed: new Set() };
@@ -135,6 +143,7 @@ export async function reconcilePlans(plans: Iterable<{ recording: { dir: string 
   if (!view.ok) return { ...out, error: view.error };
   const hopeless: string[] = [];
   for (const o of open) {
+    if (!hasNews(o.ids, view.jobs)) continue;
     const r = reconcileRecording(o.stateDir, o.jobs, view.jobs);
     if (r.settled.length) out.changed.add(o.dir);
     hopeless.push(...r.hopeless);

@@ -9,7 +9,7 @@ import type { Recording } from '../recordings.js';
 import { stateDir } from '../recordings.js';
 import { isInFlight, readState, type JobRecord } from '../record.js';
 import { cancelSlurmJobs, querySlurm, type SlurmJobInfo } from './slurmView.js';
-import { openSlurmIds, reconcileRecording } from './reconcile.js';
+import { hasNews, openSlurmIds, reconcileRecording } from './reconcile.js';
 
 export interface SlurmCell { cell: 'queued' | 'running' | 'failed' | 'cancelled'; detail: string }
 
@@ -32,14 +32,14 @@ const pendingWords: Record<string, string> = {
 
 /** undefined when no record under these recordings was ever handed to SLURM. */
 export async function slurmStatus(planner: Planner, recordings: Recording[], env: NodeJS.ProcessEnv): Promise<SlurmStatus | undefined> {
-  const open: Recording[] = [];
+  const open: Array<{ rec: Recording; ids: string[] }> = [];
   const ids: string[] = [];
   let any = false;
   for (const rec of recordings) {
     const state = readState(stateDir(rec));
     for (const r of Object.values(state.jobs)) if (r.slurm) { any = true; break; }
     const found = openSlurmIds(state);
-    if (found.length) { open.push(rec); ids.push(...found); }
+    if (found.length) { open.push({ rec, ids: found }); ids.push(...found); }
   }
   if (!any) return undefined;
   let view = new Map<string, SlurmJobInfo>();
@@ -49,7 +49,8 @@ export async function slurmStatus(planner: Planner, recordings: Recording[], env
     if (answer.ok) {
       view = answer.jobs;
       const hopeless: string[] = [];
-      for (const rec of open) {
+      for (const { rec, ids: mine } of open) {
+        if (!hasNews(mine, view)) continue;
         const rp = planner.jobsOf(rec);
         if (!rp.ok || !rp.value.jobs.length) continue;
         hopeless.push(...reconcileRecording(rp.value.jobs[0].stateDir, rp.value.jobs, view).hopeless);
