@@ -174,6 +174,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<SlurmClus
   const clientEnv = { ...process.env, ...env };
 
   const stop = () => {
+    // Jobs first: a job step outlives slurmd (no cgroups here), and a test may end with one waiting.
+    spawnSync('scancel', ['--user', os.userInfo().username], { env: clientEnv, timeout: 10_000 });
+    for (let i = 0; i < 50; i++) {
+      const q = spawnSync('squeue', ['--noheader', '--format=%i'], { env: clientEnv, encoding: 'utf8', timeout: 10_000 });
+      if (q.status !== 0 || !q.stdout.trim()) break;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
     // slurmd first (it reports to slurmctld), then slurmctld, then munged; each gone before the next.
     for (const f of [path.join(dir, 'slurmd.pid'), path.join(dir, 'slurmctld.pid'), path.join(mungeDir, 'munged.pid')]) {
       const pid = readPid(f);
@@ -192,6 +199,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<SlurmClus
     }
   };
   process.on('exit', stopOnce);
+  // A test file stopped by a signal still stops its cluster.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { stopOnce(); process.exit(128 + (sig === 'SIGINT' ? 2 : 15)); });
 
   const logs = () => ['slurmctld.log', 'slurmd.log'].map((f) => {
     try { return `--- ${f}\n${fs.readFileSync(path.join(dir, 'log', f), 'utf8').split('\n').slice(-15).join('\n')}`; } catch { return ''; }
