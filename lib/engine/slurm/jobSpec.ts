@@ -23,7 +23,15 @@ interface Spec {
 
 /** The spec of a job, or undefined when it is too large for an environment variable. */
 export function jobSpecOf(job: Job): string | undefined {
-  const { input, deps: _deps, consumers: _consumers, ...rest } = job;
+  let parts: { input: Job['input']; rest: Omit<Job, 'input' | 'deps' | 'consumers'> };
+  try {
+    // The input JSON may be built only now; one that cannot be is the node's to report.
+    const { input, deps, consumers, ...rest } = job;
+    parts = { input, rest };
+  } catch {
+    return undefined;
+  }
+  const { input, rest } = parts;
   const lookups: Spec['lookups'] = {};
   const space = job.stage.space;
   if (space && 'of' in space) lookups[space.of] = input.lookup(space.of);
