@@ -54,6 +54,10 @@ export async function submitRun(o: CliOptions, io: Io, planner: Planner, planned
       waitForLocks: o.wait,
       inFlight: work.inFlight,
     });
+    if (result.fatal) {
+      emit({ type: 'message', level: 'warn', text: `nothing submitted: ${result.fatal} (or run here with --executor local)` });
+      return 1;
+    }
     for (const n of result.notSubmitted) emit({ type: 'job-finished', job: n.job, status: 'failed', seconds: 0, message: n.message });
     for (const b of result.blocked) emit({ type: 'job-skipped', job: b.job, why: 'blocked', detail: `input missing: ${b.path} (no stage makes it)` });
     for (const f of result.inFlight) {
@@ -108,6 +112,7 @@ export async function submitWatched(rp: RecordingPlan, o: CliOptions, io: Io, pl
     inFlight: work.inFlight,
     accept: (job) => accept(job, decisions ??= rp.plan()),
   });
+  if (result.fatal) emit({ type: 'message', level: 'warn', text: `${rp.recording.name}: nothing submitted: ${result.fatal}` });
   for (const n of result.notSubmitted) emit({ type: 'job-finished', job: n.job, status: 'failed', seconds: 0, message: n.message });
   return result.submitted.length;
 }

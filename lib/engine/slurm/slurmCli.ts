@@ -17,10 +17,13 @@ export async function callSlurm(program: SlurmProgram, args: string[], env: Node
   zx ??= import('zx/core');
   const { $ } = await zx;
   // No `set -euo pipefail;` prefix: one simple command, which bash then execs in place of itself.
-  const out = await $({ env, quiet: true, verbose: false, nothrow: true, prefix: '', postfix: '' })`${[program, ...args]}`;
+  // stdin not a pipe: bash run with a socket as stdin takes itself for a remote shell and sources
+  // ~/.bashrc (a user's module loads, pyenv...) on every call.
+  const out = await $({ env, quiet: true, verbose: false, nothrow: true, prefix: '', postfix: '', stdio: ['ignore', 'pipe', 'pipe'] })`${[program, ...args]}`;
   if (out.exitCode === 0) return { ok: true, stdout: out.stdout };
-  const stderr = out.stderr.trim();
-  return { ok: false, stdout: out.stdout, stderr, code: out.exitCode, missing: out.exitCode === 127 };
+  const stderr = out.stderr.trim() || (out.exitCode === null ? String((out as { message?: string }).message ?? 'could not start a shell') : '');
+  // 127: the shell found no such program; no exit status at all: no shell to start it.
+  return { ok: false, stdout: out.stdout, stderr, code: out.exitCode, missing: out.exitCode === 127 || out.exitCode === null };
 }
 
 /** The first line of a failed call's error, for messages. */

@@ -48,6 +48,8 @@ export interface SubmitResult {
   inFlight: Array<{ job: Job } & InFlight>;
   /** Recordings left alone because another ephys-make holds them (--no-wait). */
   lockedOut: number;
+  /** sbatch cannot be run here at all: nothing more was tried. */
+  fatal?: string;
 }
 
 interface Entry {
@@ -163,6 +165,7 @@ function chainPools(entries: Entry[], o: SubmitOptions): void {
 }
 
 async function submitOne(e: Entry, o: SubmitOptions, result: SubmitResult): Promise<string | undefined> {
+  if (result.fatal) return undefined;
   const resolve = async (list: Array<string | Entry>) => {
     const ids: string[] = [];
     for (const x of list) {
@@ -174,6 +177,7 @@ async function submitOne(e: Entry, o: SubmitOptions, result: SubmitResult): Prom
     return { ids };
   };
   const ok = await resolve(e.afterOk);
+  if (result.fatal) return undefined;
   if ('missing' in ok) {
     result.notSubmitted.push({ job: e.job, message: `not submitted: upstream ${ok.missing!.job.stage.name} was not submitted` });
     return undefined;
@@ -192,6 +196,10 @@ async function submitOne(e: Entry, o: SubmitOptions, result: SubmitResult): Prom
   const call = await callSlurm('sbatch', args, spec ? { ...o.env, [jobSpecVariable]: spec } : o.env);
   // --parsable prints "id" or "id;cluster".
   const id = call.ok ? call.stdout.trim().split(/[;\s]/)[0] : undefined;
+  if (!call.ok && call.missing) {
+    result.fatal ??= callError('sbatch', call);
+    return undefined;
+  }
   if (!call.ok || !id || !/^\d+$/.test(id)) {
     result.notSubmitted.push({ job: e.job, message: call.ok ? `sbatch printed no job id: ${call.stdout.trim()}` : callError('sbatch', call) });
     return undefined;
