@@ -17,9 +17,13 @@ or an input file changed, or a job upstream of it reruns; -n and --explain give 
 first reason. On a terminal a status line shows progress; in a log, a progress line per
 running job every 30 s (EPHYS_MAKE_PROGRESS_SECONDS).
 
+With --executor slurm (or executor: slurm in pipeline.yaml) the stale jobs are submitted to SLURM
+as one dependency graph and the command returns; --wait follows them to their end.
+
 examples:
   $0 -n                          what would run, and why
   $0 all -j 4                    run everything that is stale, 4 jobs at once
+  $0 all --executor slurm --wait submit it to SLURM and follow it
   $0 quality_metrics --dir data/SC048_g0
   $0 --set quality_metrics.quality_metrics_params.isi_threshold=0.002 -n`,
   status: `Prints a table of recordings x stages: up to date, stale, failed, running or blocked,
@@ -64,6 +68,14 @@ working on is skipped.
 
 example:
   $0 clean quality_metrics --dir data/SC048_g0`,
+  cancel: `Cancels (scancel) the jobs this root has queued or running on SLURM: those of these stages
+(default: all) and the jobs after them, in every recording (or those in --dir). Their records
+say they were cancelled, so status shows it and the next run starts them again. A job running
+outside SLURM is named and left alone (stop its ephys-make with Ctrl-C).
+
+examples:
+  $0 cancel                      everything this root has on SLURM
+  $0 cancel kilosort --dir data/SC048_g0`,
   'input-json': `Prints the input JSON a job of STAGE would get (layered from the shared params, the stage's
 params, the recording's .meta / structure.oebin, its ephys-make.yaml and --set, with the
 schema's defaults filled in), without running anything. One recording: that JSON; several:
