@@ -43,7 +43,7 @@ test('every request needs the token; an action without it is refused and runs no
   assert.is(p.starts(), before, 'the refused action started no job');
   const board = await get(base, '/api/board', token);
   assert.is(board.status, 200);
-  assert.equal(JSON.parse(board.text).counts, { 'up to date': 4, stale: 0, failed: 0, running: 0, blocked: 0 });
+  assert.equal(JSON.parse(board.text).counts, { 'up to date': 4, stale: 0, failed: 0, running: 0, queued: 0, cancelled: 0, blocked: 0 });
 }));
 
 test('files: declared outputs and records are served; traversal, the recording\'s own files and other paths are refused', timed(async () => {

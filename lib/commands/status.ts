@@ -6,10 +6,24 @@ import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
 import { openPlanner } from '../engine/planner.js';
 import { readState } from '../engine/record.js';
-import { describeReason } from '../engine/reason.js';
-import { isAlive } from '../base/processInfo.js';
+import { assertNever } from '../engine/reason.js';
+import { jobStateOf, jobStateWords, type JobState } from '../engine/jobState.js';
+import type { Job } from '../engine/job.js';
 
-const cellWords = ['up to date', 'stale', 'failed', 'running', 'queued', 'cancelled', 'blocked', '-'];
+const cellWords = [...Object.values(jobStateWords), 'backed up', '-'];
+
+/** The line under the table for a job that is not simply up to date. */
+function detailLine(js: JobState, job: Job): string | undefined {
+  switch (js.kind) {
+    case 'done': return undefined;
+    case 'running': return `running (${js.detail})`;
+    case 'failed': return `${js.detail}; log: ${job.logPath}`;
+    case 'blocked': return `cannot run: ${js.detail}`;
+    case 'stale': return `stale: ${js.detail}`;
+    case 'queued': case 'cancelled': return js.detail;
+    default: return assertNever(js.kind);
+  }
+}
 
 export async function status(o: CliOptions, io: Io): Promise<number> {
   const opened = openPlanner(engineOptions(o, io));
@@ -27,7 +41,7 @@ export async function status(o: CliOptions, io: Io): Promise<number> {
   const line = (cells: string[]) => io.out(cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n');
   line(['recording', ...stages]);
   const details: string[] = [];
-  const counts = { 'up to date': 0, stale: 0, failed: 0, running: 0, queued: 0, cancelled: 0, blocked: 0 };
+  const counts = Object.fromEntries(Object.values(jobStateWords).map((w) => [w, 0]));
   let problems = 0;
   // A recording is safe to free once every backup stage is up to date: its copies were read back and matched.
   const isBackup = (name: string) => planner.stages.some((s) => s.name === name && s.run === 'builtin' && s.module === 'backup');
@@ -48,31 +62,15 @@ export async function status(o: CliOptions, io: Io): Promise<number> {
     for (const name of stages) {
       const job = jobs.find((j) => j.stage.name === name);
       if (!job) { row.push('-'); continue; }
-      const d = decisions.get(job.id)!;
       const r = state.jobs[name];
-      let cell: keyof typeof counts;
       const onSlurm = slurm?.describe(r, job);
-      if (onSlurm) {
-        cell = onSlurm.cell;
-        details.push(`${rec.name} ${name}: ${onSlurm.detail}`);
-      } else if (r?.status === 'running' && r.pid && r.host && isAlive({ pid: r.pid, host: r.host, procStart: r.procStart })) {
-        cell = 'running';
-        details.push(`${rec.name} ${name}: running (pid ${r.pid} on ${r.host} since ${r.startedAt})`);
-      } else if (r?.status === 'failed') {
-        cell = 'failed';
-        details.push(`${rec.name} ${name}: last run failed${r.exitCode != null ? ` (exit ${r.exitCode})` : ''}; log: ${job.logPath}`);
-      } else if (!d.run && 'blocked' in d) {
-        cell = 'blocked';
-        details.push(`${rec.name} ${name}: cannot run: input missing: ${d.blocked.path}`);
-      } else if (!d.run) {
-        cell = 'up to date';
-      } else {
-        cell = 'stale';
-        details.push(`${rec.name} ${name}: stale: ${describeReason(d.reason)}`);
-      }
+      const js: JobState = onSlurm ? { kind: onSlurm.cell, detail: onSlurm.detail } : jobStateOf(job, decisions.get(job.id), r);
+      const said = onSlurm ? js.detail : detailLine(js, job);
+      if (said) details.push(`${rec.name} ${name}: ${said}`);
+      const cell = jobStateWords[js.kind];
       counts[cell]++;
-      if (isBackup(name)) { backups++; if (cell === 'up to date') verified++; }
-      row.push(cell === 'up to date' && isBackup(name) ? 'backed up' : cell);
+      if (isBackup(name)) { backups++; if (js.kind === 'done') verified++; }
+      row.push(js.kind === 'done' && isBackup(name) ? 'backed up' : cell);
     }
     if (backups && verified === backups) backedUp.push(rec.name);
     line(row);

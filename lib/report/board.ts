@@ -10,11 +10,10 @@ import type { Decision } from '../engine/plan.js';
 import type { Job } from '../engine/job.js';
 import type { Recording } from '../engine/recordings.js';
 import { readState, type JobRecord } from '../engine/record.js';
-import { describeReason } from '../engine/reason.js';
-import { isAlive } from '../base/processInfo.js';
+import { jobStateOf, jobStateWords, type JobStateKind } from '../engine/jobState.js';
 import type { Diagnostic, Result } from '../base/diagnostic.js';
 
-export type CellState = 'done' | 'stale' | 'failed' | 'running' | 'blocked';
+export type CellState = JobStateKind;
 
 /** One job as the page draws it; short keys because 8,000 of them go to the browser at once. */
 export interface Cell {
@@ -42,7 +41,7 @@ export interface BoardSnapshot {
 }
 
 /** `status`'s words for each state, in its order. */
-export const stateWords: Record<CellState, string> = { done: 'up to date', stale: 'stale', failed: 'failed', running: 'running', blocked: 'blocked' };
+export const stateWords: Record<CellState, string> = jobStateWords;
 
 export interface CellChange { rec: string; stage: string; cell: Cell | null }
 
@@ -150,19 +149,11 @@ export class Board {
       const d = decisions.get(job.id);
       const r = state.jobs[name];
       const times = { t: r?.startedAt, e: r?.status === 'running' ? undefined : r?.endedAt };
-      if (r?.status === 'running' && r.pid && r.host && isAlive({ pid: r.pid, host: r.host, procStart: r.procStart })) {
-        return { s: 'running', r: `pid ${r.pid} on ${r.host}`, ...times, pid: r.pid, host: r.host };
-      }
-      if (r?.status === 'failed') {
-        const why = r.signal ? `killed by ${r.signal}` : r.exitCode != null ? `exit status ${r.exitCode}` : 'could not run';
-        return { s: 'failed', r: `last run failed (${why})`, ...times };
-      }
-      if (!d) return { s: 'stale', r: 'not planned' };
-      if (!d.run && 'blocked' in d) return { s: 'blocked', r: `input missing: ${this.display(d.blocked.path)}` };
-      // On SLURM: not done yet, and not this machine's to stop.
-      if (!d.run && 'inFlight' in d) return { s: d.inFlight.status === 'running' ? 'running' : 'stale', r: `${d.inFlight.status} on SLURM (job ${d.inFlight.slurmJobId}${d.inFlight.node ? ` on ${d.inFlight.node}` : ''})`, ...times };
-      if (!d.run) return { s: 'done', ...times };
-      return { s: 'stale', r: describeReason(d.reason), ...times };
+      const js = jobStateOf(job, d, r);
+      const detail = js.kind === 'blocked' && d && !d.run && 'blocked' in d ? `input missing: ${this.display(d.blocked.path)}` : js.detail;
+      const cell: Cell = { s: js.kind, ...(detail ? { r: detail } : {}), ...times };
+      if (js.kind === 'running' && r?.pid && r.host && !r.slurm) { cell.pid = r.pid; cell.host = r.host; }
+      return cell;
     });
   }
 
@@ -174,7 +165,7 @@ export class Board {
 }
 
 export function countCells(recordings: BoardRecording[]): Record<string, number> {
-  const counts: Record<string, number> = { 'up to date': 0, stale: 0, failed: 0, running: 0, blocked: 0 };
+  const counts: Record<string, number> = Object.fromEntries(Object.values(jobStateWords).map((w) => [w, 0]));
   for (const r of recordings) for (const c of r.cells) if (c) counts[stateWords[c.s]]++;
   return counts;
 }

@@ -38,7 +38,7 @@ export interface RecordingDetail {
 
 export interface LogTail { rec: string; stage: string; path: string; text: string; cut: boolean; sizeBytes: number; missing?: boolean }
 
-const worstFirst: CellState[] = ['failed', 'running', 'blocked', 'stale', 'done'];
+const worstFirst: CellState[] = ['failed', 'running', 'queued', 'blocked', 'cancelled', 'stale', 'done'];
 
 export class PageData {
   readonly results: ResultsCache;

@@ -4,7 +4,7 @@
 
 declare const Chart: any;
 
-type CellState = 'done' | 'stale' | 'failed' | 'running' | 'blocked';
+type CellState = 'done' | 'stale' | 'failed' | 'running' | 'queued' | 'cancelled' | 'blocked';
 interface Cell { s: CellState; r?: string; t?: string; e?: string; pid?: number; host?: string }
 interface BoardRow { name: string; cells: Array<Cell | null> }
 interface Board { root: string; pipeline: string; stages: string[]; recordings: BoardRow[]; counts: Record<string, number>; generatedAt: string }
@@ -97,4 +97,4 @@ function el(id: string): HTMLElement {
   return document.getElementById(id)!;
 }
 
-const stateWord: Record<string, string> = { done: 'up to date', stale: 'stale', failed: 'failed', running: 'running', blocked: 'blocked', none: 'no jobs' };
+const stateWord: Record<string, string> = { done: 'up to date', stale: 'stale', failed: 'failed', running: 'running', queued: 'queued', cancelled: 'cancelled', blocked: 'blocked', none: 'no jobs' };

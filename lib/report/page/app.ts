@@ -18,7 +18,8 @@ function renderCounts(): void {
 
 function recount(): void {
   if (!board) return;
-  const counts: Record<string, number> = { 'up to date': 0, stale: 0, failed: 0, running: 0, blocked: 0 };
+  // The order of `status`'s closing line.
+  const counts: Record<string, number> = { 'up to date': 0, stale: 0, failed: 0, running: 0, queued: 0, cancelled: 0, blocked: 0 };
   for (const r of board.recordings) for (const c of r.cells) if (c) counts[stateWord[c.s]]++;
   board.counts = counts;
   renderCounts();
