@@ -12,6 +12,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fakeStage, readStageLog, runCli, startCli, tempDir, timed, type CliHandle } from './rig.js';
 import { browserTest, isNonBlank, keepScreenshot, launchChromium, servedUrl } from './browser.js';
+import type { Page } from 'playwright-core';
 
 const it = browserTest;
 let demo = '';
@@ -69,6 +70,20 @@ async function openPage(hash = '') {
   return { page, errors };
 }
 
+// The page's CSP forbids eval, which waitForFunction uses while polling; locators and evaluate do not.
+async function waitForText(page: Page, selector: string, re: RegExp): Promise<void> {
+  await page.locator(selector, { hasText: re }).waitFor({ state: 'attached', timeout: 30_000 });
+}
+
+async function waitForImage(page: Page, selector: string): Promise<void> {
+  const img = page.locator(selector);
+  for (let i = 0; i < 300; i++) {
+    if (await img.evaluate((e) => (e as HTMLImageElement).naturalWidth > 0).catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${selector} never loaded`);
+}
+
 function cell(rec: string, stage: string): string {
   // Rows and stages in the board's order: three recordings, the demo's seven stages, then backup, slow_step.
   const stages = ['depth_estimation', 'median_subtraction', 'builtin_sorter', 'kilosort_postprocessing', 'noise_templates', 'mean_waveforms', 'quality_metrics', 'backup', 'slow_step'];
@@ -81,14 +96,14 @@ it('jobs view: the grid with the counts of status, a failed cell shows its log t
   assert.is(countsLine, '3 recordings: 24 up to date, 3 failed');
   const { page, errors } = await openPage();
   assert.is(await page.textContent('h2'), 'Jobs: 3 recordings × 9 stages');
-  await page.waitForFunction(`document.getElementById('counts')?.textContent === ${JSON.stringify(countsLine)}`);
+  await waitForText(page, '#counts', new RegExp(`^${countsLine.replace(/[()]/g, '\\$&')}$`));
   assert.is(await page.locator('#grid td.c.failed').count(), 3);
   assert.ok(await isNonBlank(page, await keepScreenshot(page, 'jobs')));
   await page.click(cell(rec1, 'backup'));
-  await page.waitForFunction(`/failing on purpose/.test(document.getElementById('log-tail')?.textContent ?? '')`);
+  await waitForText(page, '#log-tail', /failing on purpose/);
   const drawer = await page.textContent('#drawer');
   assert.match(drawer!, /backup · synth01_g0\/synth01_g0_imec0/);
-  assert.match(drawer!, /last run failed \(exit status 75\)/);
+  assert.match(drawer!, /last run failed \(exit 75\)/);
   assert.match(drawer!, /synth01_g0\/synth01_g0_imec0\/\.ephys-make\/backup\/log\.txt/);
   assert.ok(await isNonBlank(page, await keepScreenshot(page, 'jobs-failed-cell')));
   assert.equal(errors, []);
@@ -116,7 +131,7 @@ it('the rerun action reruns exactly that job and the grid updates', timed(async 
   await page.click(cell(rec2, 'backup'));
   await page.click('button[data-act=rerun]');
   await page.waitForSelector(`${cell(rec2, 'backup')}.done`, { timeout: 60_000 });
-  await page.waitForFunction(`/exit 0/.test(document.getElementById('act-msg')?.textContent ?? '')`, undefined, { timeout: 30_000 });
+  await waitForText(page, '#act-msg', /exit 0/);
   const started = calls().slice(before).filter((c) => c.event === 'start').map((c) => c.label);
   assert.equal(started, [`${rec2}/backup`]);
   assert.is(await page.locator('#grid td.c.failed').count(), 2);
@@ -152,7 +167,7 @@ it('recordings, history and one recording\'s results render', timed(async () => 
   assert.is(await page.textContent('#n-units'), String(units));
   assert.match(await page.textContent('#gt-well') ?? '', /^\d+ of \d+$/);
   for (const id of ['h-isi_viol', 'h-amplitude_cutoff', 'h-presence_ratio', 'depth-rate', 'depth-amp', 'wf-0', 'gt-acc', 'timeline']) assert.is(await page.locator(`canvas#${id}`).count(), 1, id);
-  await page.waitForFunction(`(document.getElementById('depth-figure')?.naturalWidth ?? 0) > 0`);
+  await waitForImage(page, '#depth-figure');
   assert.ok(await isNonBlank(page, await keepScreenshot(page, 'recording', true)));
   assert.equal(errors, []);
   await page.close();
@@ -176,11 +191,11 @@ it('report: opens from file:// with no network request and the counts of status'
   assert.is(await page.textContent('#counts'), countsLine);
   await keepScreenshot(page, 'report-jobs');
   await page.click(cell(rec1, 'backup'));
-  await page.waitForFunction(`/failing on purpose/.test(document.getElementById('log-tail')?.textContent ?? '')`);
+  await waitForText(page, '#log-tail', /failing on purpose/);
   assert.is(await page.locator('#drawer button.act').count(), 0, 'no actions in a report');
   await page.goto(`${fileUrl}#rec/${encodeURIComponent(rec1)}`);
   await page.waitForSelector('#n-units');
-  await page.waitForFunction(`(document.getElementById('depth-figure')?.naturalWidth ?? 0) > 0`);
+  await waitForImage(page, '#depth-figure');
   assert.ok(await isNonBlank(page, await keepScreenshot(page, 'report-recording', true)));
   await page.goto(`${fileUrl}#table`);
   await page.waitForSelector('#table tbody tr');

@@ -87,7 +87,7 @@ slurmTest('watch --executor slurm submits a new recording once it is ready', tim
   const p = slurmProject(['r1'], { head: '  ready: { settle_seconds: 0.3 }\nresources: { gpu: 1 }' });
   const w = p.start(['watch', '--executor', 'slurm'], { env });
   try {
-    await w.waitForOutput(/watching .*: 1 recording; .*jobs go to SLURM/);
+    await w.waitForOutput(/watching .*: 1 recording\b.*jobs go to SLURM/);
     await w.waitForOutput(/^queue  r1: 3 jobs submitted to SLURM$/m);
     writeFile(p.root, 'r2/probe.ap.bin', 'raw data of r2\n');
     await w.waitForOutput(/^queue  r2: 3 jobs submitted to SLURM$/m, 60_000);

@@ -74,7 +74,7 @@ function renderGrid(): void {
   b.recordings.forEach((r, i) => rowOf.set(r.name, i));
   gridRows = [];
   b.recordings.forEach((row, r) => { if (rowVisible(row)) gridRows.push(r); });
-  const chips = (['failed', 'running', 'stale', 'blocked', 'done'] as const).map((s) =>
+  const chips = (['failed', 'running', 'queued', 'stale', 'cancelled', 'blocked', 'done'] as const).map((s) =>
     `<span class="chip${gridStates.has(s) ? ' on' : ''}" data-state="${s}"><i class="${s}"></i>${stateWord[s]} <b>${b.counts[stateWord[s]] ?? 0}</b></span>`).join('');
   const head = `<tr><th class="rec">recording</th>${b.stages.map((s) => `<th class="stage" title="${esc(s)}">${esc(s.replace(/_/g, ' '))}</th>`).join('')}</tr>`;
   const shown = gridRows.length;
@@ -148,6 +148,8 @@ async function openCell(rec: string, stage: string): Promise<void> {
     ${actions}<h3>log tail</h3><pre class="log" id="log-tail">loading…</pre>`;
   d.querySelector('.close')!.addEventListener('click', closeDrawer);
   d.querySelectorAll<HTMLButtonElement>('button.act').forEach((b) => b.addEventListener('click', () => runAction(b.dataset.act!, rec, stage)));
+  const last = actionOf.get(`${rec}\n${stage}`);
+  if (last) showAction(last);
   try {
     const t = await api.log(rec, stage);
     const pre = document.getElementById('log-tail');
@@ -180,7 +182,11 @@ async function runAction(action: string, rec: string, stage: string): Promise<vo
   }
 }
 
+/** The last action on each job: the drawer is redrawn when the job's cell changes, and must keep saying how it ended. */
+const actionOf = new Map<string, ActionState>();
+
 function showAction(a: ActionState): void {
+  actionOf.set(`${a.rec}\n${a.stage}`, a);
   const msg = document.getElementById('act-msg');
   if (!msg || !selected || selected.rec !== a.rec || selected.stage !== a.stage) return;
   const tail = a.output.split('\n').slice(-12).join('\n');
