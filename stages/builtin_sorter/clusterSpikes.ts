@@ -6,7 +6,7 @@
  */
 import { mergeAcrossNeighbourhoods } from './merge.js';
 import type { SorterParams } from './params.js';
-import type { TaskPool } from './pool.js';
+import type { SorterPool } from './worker.js';
 import { reassignToNearestTemplate } from './reassign.js';
 import type { Task, TaskResult } from './tasks.js';
 
@@ -36,7 +36,7 @@ export function modeChannel(events: number[], channels: Int32Array): number {
   return best;
 }
 
-export async function clusterSpikes(pool: TaskPool, s: SpikeFeatures, p: SorterParams, sortable: Uint8Array): Promise<Clustering> {
+export async function clusterSpikes(pool: SorterPool, s: SpikeFeatures, p: SorterParams, sortable: Uint8Array): Promise<Clustering> {
   const perEvent = (2 * p.neighbourhood_radius + 1) * p.pca_components;
   const groups = new Map<number, number[]>();
   s.channels.forEach((c, i) => {

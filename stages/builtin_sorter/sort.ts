@@ -24,9 +24,9 @@ import { contamination, label, type LabelOptions } from './labels.js';
 import { measureLevels } from './noise.js';
 import type { SorterParams } from './params.js';
 import { writePhyFolder } from './phyFiles.js';
-import { TaskPool } from './pool.js';
 import type { SorterSetup, Task, TaskResult } from './tasks.js';
 import { averageTemplates, kilosortTemplates, templateLayout } from './templates.js';
+import { startSorterPool } from './worker.js';
 
 export interface SortRequest {
   apFile: string;
@@ -124,9 +124,7 @@ export async function sortRecording(req: SortRequest): Promise<SortSummary> {
   let doneBytes = 0;
   const advance = (bytes: number) => { doneBytes += bytes; req.progress?.(doneBytes, passBytes); };
 
-  const pool = new TaskPool(setup, p.workers > 0 ? p.workers : os.availableParallelism());
-  const onAbort = () => { void pool.terminate(); };
-  req.signal?.addEventListener('abort', onAbort, { once: true });
+  const pool = startSorterPool(setup, p.workers > 0 ? p.workers : os.availableParallelism(), req.signal);
   const pcFile = new PartialFile(path.join(req.outDir, 'pc_features.npy'));
   try {
     const stopped = () => { if (req.signal?.aborted) throw new StageError(`sorting of ${req.apFile} stopped before it finished`); };
@@ -150,7 +148,7 @@ export async function sortRecording(req: SortRequest): Promise<SortSummary> {
     phase('basis');
 
     // 3. Detection and features.
-    const detected = await pool.runAll<Detected>(chunks.map(([from, to]) => ({ kind: 'detect', from, to, basis })), (i) => advance(bytesOf(chunks[i])));
+    const detected = await pool.runAll<Detected>(chunks.map(([from, to]) => ({ kind: 'detect', from, to, basis })), (_, i) => advance(bytesOf(chunks[i])));
     stopped();
     const times = concat(detected.map((r) => r.times), (n) => new Float64Array(n));
     const channels = concat(detected.map((r) => r.channels), (n) => new Int32Array(n));
@@ -180,7 +178,7 @@ export async function sortRecording(req: SortRequest): Promise<SortSummary> {
       const [a, b] = eventRange(c);
       return { kind: 'template-sums', from: c[0], to: c[1], times: times.slice(a, b), templates: Int32Array.from(spikeCluster.subarray(a, b)), include: include.slice(a, b), layout };
     });
-    const sums = await pool.runAll<Extract<TaskResult, { kind: 'template-sums' }>>(sumTasks, (i) => advance(bytesOf(chunks[i])));
+    const sums = await pool.runAll<Extract<TaskResult, { kind: 'template-sums' }>>(sumTasks, (_, i) => advance(bytesOf(chunks[i])));
     stopped();
     const means = averageTemplates(sums, layout);
     phase('templates');
@@ -196,7 +194,7 @@ export async function sortRecording(req: SortRequest): Promise<SortSummary> {
         layout, templateData: means, basis, pcFile: pcFile.tmpPath, pcOffset: header.length,
       };
     });
-    const projected = await pool.runAll<Extract<TaskResult, { kind: 'project' }>>(projectTasks, (i) => advance(bytesOf(chunks[i])));
+    const projected = await pool.runAll<Extract<TaskResult, { kind: 'project' }>>(projectTasks, (_, i) => advance(bytesOf(chunks[i])));
     stopped();
     const amplitudes = concat(projected.map((r) => r.amplitudes), (n) => new Float64Array(n));
     phase('project');
@@ -230,7 +228,6 @@ export async function sortRecording(req: SortRequest): Promise<SortSummary> {
     if (req.signal?.aborted) throw new StageError(`sorting of ${req.apFile} stopped before it finished`);
     throw err;
   } finally {
-    req.signal?.removeEventListener('abort', onAbort);
     await pool.close();
   }
 }
