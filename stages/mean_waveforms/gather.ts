@@ -17,10 +17,11 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { StageError } from '../../lib/builtin/stage.js';
 import { maxWasmPages, wasmPageBytes } from '../../lib/base/wasm.js';
-import { compileSumKernel, createSharedMemory, instantiateSumKernel, type AddFunction } from './sumKernel.js';
+import { compileSumKernel, createSharedMemory } from './sumKernel.js';
+import type { ReadRange, SumLayout } from './snippetAdder.js';
+import { startSumPool } from './worker.js';
 
 export const maxReadBytes = 16 << 20;
 export const mergeGapBytes = 2 << 20;
@@ -44,15 +45,6 @@ export interface UnitSums {
   metricSums: Float64Array;
 }
 
-export interface ReadRange {
-  /** First sample row read. */
-  start: number;
-  rows: number;
-  /** Snippets [first, end) of the list lie wholly inside. */
-  first: number;
-  end: number;
-}
-
 /** Group sorted snippets into reads (see the header comment). */
 export function planReads(starts: Float64Array, samples: number, rowBytes: number, maxBytes = maxReadBytes): ReadRange[] {
   const maxRows = Math.max(samples, Math.floor(maxBytes / rowBytes));
@@ -71,75 +63,6 @@ export function planReads(starts: Float64Array, samples: number, rowBytes: numbe
     i = j;
   }
   return ranges;
-}
-
-/** What a thread needs to add snippets; shared between the main thread and the workers. */
-export interface SumLayout {
-  memory: WebAssembly.Memory | undefined;
-  /** Used when there is no shared wasm memory: plain shared arrays and JavaScript loops. */
-  fallbackSums: Int32Array | Float64Array | undefined;
-  samples: number;
-  channels: number;
-  /** Byte offsets of the two read buffers in `memory` (or their own SharedArrayBuffers). */
-  slotBytes: number;
-  slots: [SharedArrayBuffer, number][];
-  starts: Float64Array;
-  units: Uint32Array;
-  peakChannels: Int32Array;
-  peakSquares: Float64Array;
-  counts: Uint32Array;
-  /** [unit][metricRowCount]: channels summed numpy-style (-1: none). */
-  metricChannels: Int32Array;
-  metricRowCount: number;
-  metricSums: Float64Array;
-  bitVolts: number;
-}
-
-/** Adds one read's snippets for the units with id % stride == part. */
-export class SnippetAdder {
-  private readonly add: AddFunction | undefined;
-  private readonly sums32: Int32Array | undefined;
-  constructor(private readonly l: SumLayout, module: WebAssembly.Module | undefined) {
-    if (l.memory && module) {
-      this.add = instantiateSumKernel(module, l.memory);
-      this.sums32 = new Int32Array(l.memory.buffer);
-    }
-  }
-
-  addRange(range: ReadRange, slot: number, part: number, stride: number): void {
-    const { samples: S, channels: C, starts, units, peakChannels, peakSquares, counts } = this.l;
-    const [sab, byteOffset] = this.l.slots[slot];
-    const buf = new Int16Array(sab, byteOffset, range.rows * C);
-    const n = S * C;
-    const groups = n >> 3;
-    for (let k = range.first; k < range.end; k++) {
-      const unit = units[k];
-      if (unit % stride !== part) continue;
-      const src = (starts[k] - range.start) * C;
-      const dst = unit * n;
-      if (this.add) {
-        this.add(dst * 4, byteOffset + src * 2, groups);
-        const sums = this.sums32!;
-        for (let i = groups << 3; i < n; i++) sums[dst + i] += buf[src + i];
-      } else {
-        const sums = this.l.fallbackSums!;
-        for (let i = 0; i < n; i++) sums[dst + i] += buf[src + i];
-      }
-      const pc = peakChannels[unit];
-      counts[unit]++;
-      for (let s = 0; s < S; s++) {
-        const v = buf[src + s * C + pc];
-        peakSquares[unit * S + s] += v * v;
-      }
-      const { metricChannels, metricRowCount: M, metricSums, bitVolts } = this.l;
-      for (let m = 0; m < M; m++) {
-        const ch = metricChannels[unit * M + m];
-        if (ch < 0) break;
-        const out = (unit * M + m) * S;
-        for (let s = 0; s < S; s++) metricSums[out + s] += buf[src + s * C + ch] * bitVolts;
-      }
-    }
-  }
 }
 
 export interface SumOptions {
@@ -228,11 +151,10 @@ export async function sumSnippets(o: SumOptions): Promise<UnitSums> {
     metricSums: new Float64Array(new SharedArrayBuffer(Math.max(1, unitCount * o.metricRowCount * S) * 8)),
   };
   const workerCount = Math.min(o.workers ?? Math.min(2, os.availableParallelism()), unitCount, 2);
-  const pool = workerCount > 0 && ranges.length > 1 ? startWorkers(workerCount, layout, module) : undefined;
-  const local = pool ? undefined : new SnippetAdder(layout, module);
+  const pool = startSumPool({ layout, module }, workerCount > 0 && ranges.length > 1 ? workerCount : 0, o.signal);
   let done = 0;
   try {
-    const pending: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
+    const pending: Array<Promise<unknown>> = [Promise.resolve(), Promise.resolve()];
     for (let r = 0; r < ranges.length; r++) {
       if (o.signal?.aborted) throw new StageError('stopped');
       const slot = r % 2;
@@ -241,50 +163,15 @@ export async function sumSnippets(o: SumOptions): Promise<UnitSums> {
       readInto(o.fd, o.path, ranges[r], C, new Uint8Array(sab, off, ranges[r].rows * rowBytes));
       done += ranges[r].rows * rowBytes;
       o.onBytes?.(done, totalBytes);
-      if (pool) pending[slot] = pool.run(ranges[r], slot);
-      else local!.addRange(ranges[r], slot, 0, 1);
+      // Every worker adds this read for its own units (inline: one adds it for all).
+      pending[slot] = pool.broadcast({ range: ranges[r], slot });
+      // A failure is thrown where this slot is awaited; until then it is not unhandled.
+      pending[slot].catch(() => undefined);
     }
     await Promise.all(pending);
   } finally {
-    await pool?.close();
+    await pool.close();
   }
   const sums = memory ? new Int32Array(memory.buffer as unknown as SharedArrayBuffer, 0, unitCount * S * C) : fallbackSums!;
   return { samples: S, channels: C, sums, peakSquares: layout.peakSquares, counts: layout.counts, metricSums: layout.metricSums };
-}
-
-interface WorkerPool {
-  run(range: ReadRange, slot: number): Promise<void>;
-  close(): Promise<void>;
-}
-
-function startWorkers(count: number, layout: SumLayout, module: WebAssembly.Module | undefined): WorkerPool {
-  const workers: Worker[] = [];
-  const waiting: Array<Map<number, { resolve: () => void; reject: (e: Error) => void }>> = [];
-  let nextId = 0;
-  let failure: Error | undefined;
-  for (let k = 0; k < count; k++) {
-    const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: { layout, module, part: k, stride: count } });
-    const map = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-    w.on('message', (id: number) => { map.get(id)?.resolve(); map.delete(id); });
-    w.on('error', (err) => {
-      failure = err;
-      for (const p of map.values()) p.reject(err);
-      map.clear();
-    });
-    workers.push(w);
-    waiting.push(map);
-  }
-  return {
-    run(range, slot) {
-      if (failure) return Promise.reject(failure);
-      const id = nextId++;
-      return Promise.all(workers.map((w, k) => new Promise<void>((resolve, reject) => {
-        waiting[k].set(id, { resolve, reject });
-        w.postMessage({ id, range, slot });
-      }))).then(() => undefined);
-    },
-    async close() {
-      await Promise.all(workers.map((w) => w.terminate()));
-    },
-  };
 }
