@@ -13,8 +13,7 @@
  * RMS can differ from the module's in the seventh digit, which matters only for a channel within
  * that distance of a threshold.
  */
-import { Worker } from 'node:worker_threads';
-import { StageError } from '../../lib/builtin/stage.js';
+import { WorkerPool, type TaskServer } from '../../lib/base/workerPool.js';
 import { median } from '../../lib/numeric/median.js';
 import { Int16File } from '../../lib/formats/int16File.js';
 import { countedMedian } from './int16Median.js';
@@ -153,6 +152,18 @@ export function combinePassStats(p: OffsetParams, parts: PassStats[]): ChannelOf
   return { offsets, mask, rmsUv };
 }
 
+/** A worker's part of computeChannelOffsets: channels [g0, g1) of the file; progress is bytes read. */
+export const serveChannelShares: TaskServer<{ path: string; p: OffsetParams }, { g0: number; g1: number }, PassStats, number> = ({ path, p }, worker) => ({
+  run({ g0, g1 }) {
+    const file = new Int16File(path, p.numChannels, 'AP band file');
+    try {
+      return channelPassStats(file, p, g0, g1, (bytes) => worker.progress(bytes));
+    } finally {
+      file.close();
+    }
+  },
+});
+
 /**
  * compute_channel_offsets over `workers` threads (0: this thread), each taking a contiguous
  * share of the channels and reading the pass windows itself; the second reader finds the
@@ -166,16 +177,15 @@ export async function computeChannelOffsets(
   // Each thread reads whole rows; count each byte once in the progress.
   const share = (bytes: number) => onBytes(bytes / workers);
   const bounds = Array.from({ length: workers + 1 }, (_, k) => Math.round((k * C) / workers));
-  const parts = await Promise.all(bounds.slice(0, -1).map((g0, k) => new Promise<PassStats>((resolve, reject) => {
-    const w = new Worker(new URL('./offsetsWorker.js', import.meta.url), { workerData: { path: file.path, p, g0, g1: bounds[k + 1] } });
-    const stop = () => { void w.terminate(); reject(new StageError('stopped')); };
-    signal?.addEventListener('abort', stop, { once: true });
-    w.on('message', (m: { bytes: number } | { result: PassStats } | { error: string; stage: boolean }) => {
-      if ('bytes' in m) share(m.bytes);
-      else if ('result' in m) { signal?.removeEventListener('abort', stop); resolve(m.result); }
-      else reject(m.stage ? new StageError(m.error) : new Error(m.error));
-    });
-    w.on('error', reject);
-  })));
-  return combinePassStats(p, parts);
+  const pool = new WorkerPool({
+    name: 'depth_estimation', script: new URL('./offsetsWorker.js', import.meta.url), server: serveChannelShares,
+    setup: { path: file.path, p }, workers, onProgress: share, signal,
+  });
+  try {
+    // One share per worker.
+    const parts = await pool.runAll(bounds.slice(0, -1).map((g0, k) => ({ g0, g1: bounds[k + 1] })), undefined, 1);
+    return combinePassStats(p, parts);
+  } finally {
+    await pool.close();
+  }
 }
