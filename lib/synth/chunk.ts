@@ -40,7 +40,7 @@ export function chunkRange(m: RecordingModel, index: number, withLf: boolean): O
   return { index, t0, n, l0, ln: Math.floor(ln) };
 }
 
-/** Buffers of finished chunks, handed back for reuse (see RenderPool.recycle). */
+/** Buffers of finished chunks, handed back for reuse (see recycleChunk in worker.ts). */
 export interface SpareBuffers {
   take(length: number): Int16Array | undefined;
 }

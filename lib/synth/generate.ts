@@ -11,7 +11,7 @@ import path from 'node:path';
 import { PartialFile, writeFileAtomic } from '../base/atomicFile.js';
 import { writeNpy } from '../formats/npy.js';
 import { chooseChannels, silentChannels } from './channels.js';
-import { chunkCount, chunkRange, type ChunkResult } from './chunk.js';
+import { chunkCount, chunkRange } from './chunk.js';
 import { designLfp } from './lfp.js';
 import {
   type RecordingModel, type SynthLayout, apSampleRateHz, lfSampleRateHz, lfDecimation,
@@ -19,7 +19,7 @@ import {
 } from './model.js';
 import { sitePositions, siteY } from './probe.js';
 import { mixSeed } from './random.js';
-import { RenderPool } from './renderPool.js';
+import { recycleChunk, startRenderPool, type RenderPool, type RenderedChunk } from './worker.js';
 import { BackgroundFlush } from './backgroundFlush.js';
 import { spikesTouching } from './render.js';
 import { fireUnits, placeUnits, type SpikeTrains } from './units.js';
@@ -171,7 +171,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
   const r = resolve(options);
   const started = process.hrtime.bigint();
   const dataDir = path.join(r.outDir, 'data');
-  const pool = new RenderPool(r.workers);
+  const pool = startRenderPool(r.workers);
   const recordings: SynthRecording[] = [];
   let bytesWritten = 0;
   try {
@@ -248,19 +248,19 @@ function sampleNumbers(n: number): BigInt64Array {
  * worker so neither core waits for the disk. Both binaries are `.partial` until complete.
  */
 async function renderBinaries(r: Resolved, m: RecordingModel, spikes: SpikeTrains, pool: RenderPool, name: string, apPath: string, lfPath: string | undefined): Promise<void> {
-  pool.setModel(m);
+  await pool.broadcast({ kind: 'model', model: m });
   const ap = new PartialFile(apPath);
   const lf = lfPath ? new PartialFile(lfPath) : undefined;
   const total = chunkCount(m);
   const bytesTotal = (m.samples + (lf ? m.lfSamples : 0)) * m.savedChannels * 2;
   const inFlight = Math.max(2, 4 * pool.size);
-  const queue: Array<Promise<ChunkResult>> = [];
+  const queue: Array<Promise<RenderedChunk>> = [];
   let next = 0;
   const submit = () => {
     const range = chunkRange(m, next++, lf !== undefined);
     const [from, to] = spikesTouching(spikes.times, range.t0, range.n);
     // slice, not subarray: a view would send the whole spike list to the worker each time.
-    queue.push(pool.render({ ...range, spikes: { times: spikes.times.slice(from, to), units: spikes.units.slice(from, to) } }));
+    queue.push(pool.run({ kind: 'chunk', job: { ...range, spikes: { times: spikes.times.slice(from, to), units: spikes.units.slice(from, to) } } }) as Promise<RenderedChunk>);
   };
   const apFlush = new BackgroundFlush(ap.tmpPath);
   const lfFlush = lf ? new BackgroundFlush(lf.tmpPath) : undefined;
@@ -279,7 +279,7 @@ async function renderBinaries(r: Resolved, m: RecordingModel, spikes: SpikeTrain
         bytesDone += res.lf.byteLength;
         lfFlush?.wrote(res.lf.byteLength);
       }
-      pool.recycle(res);
+      recycleChunk(pool, res);
       r.onProgress?.({ recording: name, bytesDone, bytesTotal });
     }
     for (const f of flushers) await f.finish();

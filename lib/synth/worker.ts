@@ -1,46 +1,68 @@
 /**
- * Worker thread entry: holds the current recording's model and renders the chunks it is sent,
- * handing the sample buffers back without copying.
+ * Worker thread of synthesize: holds the current recording's model and renders the chunks it is
+ * sent, handing the sample buffers back without copying. With zero workers the same server runs
+ * on the calling thread.
  */
-import { parentPort } from 'node:worker_threads';
-import { renderChunk, type ChunkJob, type SpareBuffers } from './chunk.js';
+import path from 'node:path';
+import { packageRoot } from '../base/paths.js';
+import { WorkerPool, serveTasks, type TaskServer } from '../base/workerPool.js';
+import { renderChunk, type ChunkJob, type ChunkResult } from './chunk.js';
 import type { RecordingModel } from './model.js';
 
-export type ToWorker =
+export type RenderTask =
   | { kind: 'model'; model: RecordingModel }
   | { kind: 'chunk'; job: ChunkJob }
   | { kind: 'recycle'; buffers: Int16Array[] };
-export type FromWorker = { kind: 'done'; index: number; ap: Int16Array; lf: Int16Array | undefined } | { kind: 'failed'; index: number; message: string };
+/** A rendered chunk and the worker that made it, which its buffers go back to. */
+export type RenderedChunk = ChunkResult & { worker: number };
+export type RenderPool = WorkerPool<undefined, RenderTask, RenderedChunk | undefined>;
 
-let model: RecordingModel | undefined;
-
-// Chunk buffers come back after the main thread has written them: reusing them saves a page
-// fault per 4 KiB of every new multi-MiB array.
-const free: Int16Array[] = [];
-const spares: SpareBuffers = {
-  take(length) {
-    const i = free.findIndex((b) => b.length === length);
-    return i < 0 ? undefined : free.splice(i, 1)[0];
-  },
+const serveRendering: TaskServer<undefined, RenderTask, RenderedChunk | undefined> = (_, worker) => {
+  let model: RecordingModel | undefined;
+  // Chunk buffers come back after the main thread has written them: reusing them saves a page
+  // fault per 4 KiB of every new multi-MiB array.
+  const free: Int16Array[] = [];
+  const spares = {
+    take(length: number) {
+      const i = free.findIndex((b) => b.length === length);
+      return i < 0 ? undefined : free.splice(i, 1)[0];
+    },
+  };
+  return {
+    run(task) {
+      switch (task.kind) {
+        case 'model':
+          model = task.model;
+          free.length = 0;
+          return undefined;
+        case 'recycle':
+          free.push(...task.buffers);
+          return undefined;
+        case 'chunk': {
+          if (!model) throw new Error('internal error: chunk before model');
+          return { ...renderChunk(model, task.job, spares), worker: worker.index };
+        }
+        default: {
+          const never: never = task;
+          throw new Error(`internal error: unknown render task ${JSON.stringify(never)}`);
+        }
+      }
+    },
+    transfer: (r) => (r ? [r.ap.buffer as ArrayBuffer, ...(r.lf ? [r.lf.buffer as ArrayBuffer] : [])] : []),
+  };
 };
 
-parentPort?.on('message', (msg: ToWorker) => {
-  if (msg.kind === 'model') {
-    model = msg.model;
-    free.length = 0;
-    return;
-  }
-  if (msg.kind === 'recycle') {
-    free.push(...msg.buffers);
-    return;
-  }
-  try {
-    if (!model) throw new Error('internal error: chunk before model');
-    const r = renderChunk(model, msg.job, spares);
-    const transfer: ArrayBuffer[] = [r.ap.buffer as ArrayBuffer];
-    if (r.lf) transfer.push(r.lf.buffer as ArrayBuffer);
-    parentPort!.postMessage({ kind: 'done', index: r.index, ap: r.ap, lf: r.lf } satisfies FromWorker, transfer);
-  } catch (err) {
-    parentPort!.postMessage({ kind: 'failed', index: msg.job.index, message: (err as Error).stack ?? String(err) } satisfies FromWorker);
-  }
-});
+export function startRenderPool(workers: number): RenderPool {
+  // By path from the package root, so a bundled caller still finds the worker's own file.
+  const script = path.join(packageRoot, 'dist', 'lib', 'synth', 'worker.js');
+  return new WorkerPool({ name: 'synth', script, server: serveRendering, setup: undefined, workers });
+}
+
+/** Gives a written chunk's buffers back to the worker that made them; the caller drops them. */
+export function recycleChunk(pool: RenderPool, r: RenderedChunk): void {
+  const buffers = r.lf ? [r.ap, r.lf] : [r.ap];
+  // A failed pool rejects the renders the caller awaits; this hand-back needs no answer.
+  pool.run({ kind: 'recycle', buffers }, { worker: r.worker, transfer: buffers.map((b) => b.buffer as ArrayBuffer) }).catch(() => undefined);
+}
+
+serveTasks(import.meta.url, serveRendering);
