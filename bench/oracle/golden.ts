@@ -4,10 +4,10 @@
  * commit. The fidelity tests then compare every built-in stage with these fixtures, without Python.
  *
  *   npm run golden -- --python VENV/bin/python --module-commit SHA \
- *       [--median-program PATH --median-repo DIR] [--runs 5] [--only quality_metrics,...] [--work DIR]
+ *       [--median-program PATH --median-repo DIR --juce-commit SHA] [--runs 5] [--only quality_metrics,...] [--work DIR]
  *
  * Options may also come from the environment: ALLEN_PYTHON, ALLEN_COMMIT, ALLEN_MEDIAN_PROGRAM,
- * ALLEN_MEDIAN_REPO. How to prepare such an environment: docs/fidelity.md.
+ * ALLEN_MEDIAN_REPO, JUCE_COMMIT. How to prepare such an environment: docs/fidelity.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,7 +24,7 @@ import {
 
 const stages = ['schemas', 'numpy', 'depth_estimation', 'median_subtraction', 'kilosort_postprocessing', 'noise_templates', 'mean_waveforms', 'quality_metrics'];
 
-const usage = `usage: npm run golden -- --python PATH --module-commit SHA [--median-program PATH --median-repo DIR]
+const usage = `usage: npm run golden -- --python PATH --module-commit SHA [--median-program PATH --median-repo DIR --juce-commit SHA]
                      [--runs N] [--only ${stages.join(',')}] [--work DIR] [--out DIR]`;
 
 function fail(message: string): never {
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       python: { type: 'string' }, 'module-commit': { type: 'string' }, 'median-program': { type: 'string' },
-      'median-repo': { type: 'string' }, runs: { type: 'string' }, only: { type: 'string' }, work: { type: 'string' },
+      'median-repo': { type: 'string' }, 'juce-commit': { type: 'string' }, runs: { type: 'string' }, only: { type: 'string' }, work: { type: 'string' },
       out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     allen, stamp, out, work, runs,
     medianProgram: values['median-program'] ?? process.env.ALLEN_MEDIAN_PROGRAM,
     medianRepo: values['median-repo'] ?? process.env.ALLEN_MEDIAN_REPO,
+    juceCommit: values['juce-commit'] ?? process.env.JUCE_COMMIT,
     log: (line) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`),
   };
   const want = (s: string) => only.includes(s);

@@ -21,6 +21,8 @@ export interface Context {
   work: string;
   medianProgram?: string;
   medianRepo?: string;
+  /** The JUCE commit the median program was compiled against, for its stamp. */
+  juceCommit?: string;
   runs: number;
   log: (line: string) => void;
 }
@@ -85,7 +87,7 @@ export function medianSubtraction(c: Context, name: string, files: RecordingFile
   writeNpy(path.join(dir, 'residual_windows.npy'), { dtype: 'int16', shape: [starts.length, medianWindow.length, 24], data: rw });
   fs.writeFileSync(path.join(dir, 'probe_info.json'), JSON.stringify(probe, null, 4));
   writeJson(path.join(dir, 'golden.json'), {
-    stamp: c.stamp, program: 'modules/median_subtraction/SpikeBandMedianSubtraction/Source/Main.cpp, compiled against juce_core',
+    stamp: c.stamp, program: `modules/median_subtraction/SpikeBandMedianSubtraction/Source/Main.cpp, compiled against juce_core${c.juceCommit ? ` of juce-framework/JUCE ${c.juceCommit}` : ''}`,
     note, recording: name, input: { ap: sha256File(files.ap), bytes: fs.statSync(files.ap).size, channels: 384, samples, probe_json: 'probe_info.json' },
     max_channel: Math.trunc(probe.air_channel), usable_per_group: groupCounts(probe.mask, Math.trunc(probe.air_channel)),
     output: { sha256: sha256File(ap), bytes: fs.statSync(ap).size },
