@@ -21,7 +21,7 @@ import {
   copyFolder, depthInput, depthVariants, ksFolders, makeKs, makeRecording, makeTemplates, meanWaveformsInput, noiseInput,
   postprocessingInput, qualityInput, quietContext, recordings, sortRecording, templateFolders, type RecordingFiles,
 } from '../bench/oracle/cases.js';
-import { goldenDir, readJson, relDiff, sha256File } from '../bench/oracle/fixtures.js';
+import { goldenDir, int16Windows, readJson, relDiff, sha256File } from '../bench/oracle/fixtures.js';
 import { compareWithModule, csvValues, type Values } from '../bench/oracle/compare.js';
 import { ksInputFiles } from '../bench/oracle/produce.js';
 
@@ -102,6 +102,16 @@ for (const name of ['synthA', 'synthB-all-channels']) {
       common_files: { probe_json: path.join(dir, golden.input.probe_json) },
       median_subtraction_params: { output_file: out, residuals_file: residuals },
     }, quietContext);
+    // The sampled windows first: they say where a difference is.
+    for (const [file, channels, npy] of [[out, 384, golden.windows.file], [residuals, 24, golden.windows.residuals_file]] as const) {
+      const want = readNpy(path.join(dir, npy)).data as Int16Array;
+      const got = int16Windows(file, channels, golden.windows.starts, golden.windows.length);
+      const at = got.findIndex((v, i) => v !== want[i]);
+      if (at >= 0) {
+        const w = Math.floor(at / (golden.windows.length * channels)), k = at % (golden.windows.length * channels);
+        assert.unreachable(`${path.basename(file)}: sample ${golden.windows.starts[w] + Math.floor(k / channels)}, channel ${k % channels}: ${got[at]} vs program ${want[at]}`);
+      }
+    }
     assert.is(sha256File(out), golden.output.sha256, 'the median-subtracted AP band');
     assert.is(sha256File(residuals), golden.residuals.sha256, 'residuals.dat');
   }, 120_000));

@@ -3,11 +3,15 @@
  * of cases.ts and writes what they made under test/fixtures/golden/, stamped with the module
  * commit. The fidelity tests then compare every built-in stage with these fixtures, without Python.
  *
+ *   npm run golden -- --oracle DIR [--runs 5] [--only quality_metrics,...] [--work DIR]
  *   npm run golden -- --python VENV/bin/python --module-commit SHA \
- *       [--median-program PATH --median-repo DIR --juce-commit SHA] [--runs 5] [--only quality_metrics,...] [--work DIR]
+ *       [--median-program PATH --median-repo DIR --juce-commit SHA --median-build TEXT] [--runs 5] [--only ...]
  *
- * Options may also come from the environment: ALLEN_PYTHON, ALLEN_COMMIT, ALLEN_MEDIAN_PROGRAM,
- * ALLEN_MEDIAN_REPO, JUCE_COMMIT. How to prepare such an environment: docs/fidelity.md.
+ * --oracle DIR names a prepared environment laid out as docs/fidelity.md describes (venv/bin/python,
+ * bin/SpikeBandMedianSubtraction, src/ess with src/ess.commit, src/JUCE.commit); the other options
+ * override what it gives. Options may also come from the environment: ALLEN_ORACLE, ALLEN_PYTHON,
+ * ALLEN_COMMIT, ALLEN_MEDIAN_PROGRAM, ALLEN_MEDIAN_REPO, JUCE_COMMIT, ALLEN_MEDIAN_BUILD. How to
+ * prepare such an environment: docs/fidelity.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,11 +25,25 @@ import { goldenDir, writeJson, type Stamp } from './fixtures.js';
 import {
   depthEstimation, kilosortPostprocessing, meanWaveforms, medianSubtraction, noiseTemplates, qualityMetrics, type Context,
 } from './produce.js';
+import { medianCrafted } from './medianCrafted.js';
 
 const stages = ['schemas', 'numpy', 'depth_estimation', 'median_subtraction', 'kilosort_postprocessing', 'noise_templates', 'mean_waveforms', 'quality_metrics'];
 
-const usage = `usage: npm run golden -- --python PATH --module-commit SHA [--median-program PATH --median-repo DIR --juce-commit SHA]
-                     [--runs N] [--only ${stages.join(',')}] [--work DIR] [--out DIR]`;
+const usage = `usage: npm run golden -- --oracle DIR [--runs N] [--only ${stages.join(',')}] [--work DIR] [--out DIR]
+       npm run golden -- --python PATH --module-commit SHA
+                     [--median-program PATH --median-repo DIR --juce-commit SHA --median-build TEXT] [...]`;
+
+/** What a prepared environment folder gives (docs/fidelity.md), where it has it. */
+function fromOracle(dir: string | undefined): Record<string, string | undefined> {
+  if (!dir) return {};
+  if (!fs.existsSync(dir)) fail(`--oracle ${dir}: no such folder`);
+  const file = (p: string) => (fs.existsSync(path.join(dir, p)) ? path.join(dir, p) : undefined);
+  const text = (p: string) => { const f = file(p); return f && fs.readFileSync(f, 'utf8').trim(); };
+  return {
+    python: file('venv/bin/python'), commit: text('src/ess.commit'), medianProgram: file('bin/SpikeBandMedianSubtraction'),
+    medianRepo: file('src/ess'), juceCommit: text('src/JUCE.commit'), medianBuild: text('bin/SpikeBandMedianSubtraction.build'),
+  };
+}
 
 function fail(message: string): never {
   process.stderr.write(`golden: ${message}\n${usage}\n`);
@@ -35,14 +53,15 @@ function fail(message: string): never {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      python: { type: 'string' }, 'module-commit': { type: 'string' }, 'median-program': { type: 'string' },
+      oracle: { type: 'string' }, 'median-build': { type: 'string' }, python: { type: 'string' }, 'module-commit': { type: 'string' }, 'median-program': { type: 'string' },
       'median-repo': { type: 'string' }, 'juce-commit': { type: 'string' }, runs: { type: 'string' }, only: { type: 'string' }, work: { type: 'string' },
       out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { process.stdout.write(usage + '\n'); return; }
-  const python = values.python ?? process.env.ALLEN_PYTHON;
-  const commit = values['module-commit'] ?? process.env.ALLEN_COMMIT;
+  const env = fromOracle(values.oracle ?? process.env.ALLEN_ORACLE);
+  const python = values.python ?? process.env.ALLEN_PYTHON ?? env.python;
+  const commit = values['module-commit'] ?? process.env.ALLEN_COMMIT ?? env.commit;
   if (!python) fail('--python (or ALLEN_PYTHON) is required: an interpreter that imports ecephys_spike_sorting');
   if (!commit || !/^[0-9a-f]{40}$/.test(commit)) fail(`--module-commit (or ALLEN_COMMIT) must be the module repository's 40-hex commit, got ${JSON.stringify(commit)}`);
   const only = values.only ? values.only.split(',') : stages;
@@ -60,9 +79,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const c: Context = {
     allen, stamp, out, work, runs,
-    medianProgram: values['median-program'] ?? process.env.ALLEN_MEDIAN_PROGRAM,
-    medianRepo: values['median-repo'] ?? process.env.ALLEN_MEDIAN_REPO,
-    juceCommit: values['juce-commit'] ?? process.env.JUCE_COMMIT,
+    medianProgram: values['median-program'] ?? process.env.ALLEN_MEDIAN_PROGRAM ?? env.medianProgram,
+    medianRepo: values['median-repo'] ?? process.env.ALLEN_MEDIAN_REPO ?? env.medianRepo,
+    juceCommit: values['juce-commit'] ?? process.env.JUCE_COMMIT ?? env.juceCommit,
     log: (line) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`),
   };
   const want = (s: string) => only.includes(s);
@@ -84,12 +103,15 @@ async function main(): Promise<void> {
     if (!want('median_subtraction')) continue;
     const probe = JSON.parse(fs.readFileSync(probeJson, 'utf8'));
     if (r.name === 'synthA') {
-      medianSubtraction(c, r.name, rec[r.name], probe, 'probe_info.json as depth_estimation wrote it: channels from the air channel up are copied unchanged');
+      medianSubtraction(c, r.name, r.name, rec[r.name], probe, 'probe_info.json as depth_estimation wrote it: channels from the air channel up are copied unchanged');
     } else {
       // Every channel below max_channel, and masks that give groups of 16, 15, 14 and 13 channels.
       const edited = { ...probe, air_channel: 384, mask: probe.mask.map((m: boolean, ch: number) => m && ![5, 29, 53, 6, 30, 100].includes(ch)) };
-      medianSubtraction(c, `${r.name}-all-channels`, rec[r.name], edited, 'air_channel 384 and extra masked channels (5, 29, 53, 6, 30, 100, 191): usable-channel groups of odd and even sizes');
+      medianSubtraction(c, `${r.name}-all-channels`, r.name, rec[r.name], edited, 'air_channel 384 and extra masked channels (5, 29, 53, 6, 30, 100, 191): usable-channel groups of odd and even sizes');
     }
+  }
+  if (want('median_subtraction')) {
+    medianCrafted(c, values['median-build'] ?? process.env.ALLEN_MEDIAN_BUILD ?? env.medianBuild ?? 'compiler and flags not recorded');
   }
 
   const sorted = path.join(inputs, 'sortedA');

@@ -60,7 +60,7 @@ export function groupCounts(mask: boolean[], maxChannel: number): number[] {
 export const medianWindow = { count: 12, length: 32 };
 
 /** The real program on a copy of the AP band with the given probe_info.json. */
-export function medianSubtraction(c: Context, name: string, files: RecordingFiles, probe: Record<string, any>, note: string): void {
+export function medianSubtraction(c: Context, name: string, recording: string, files: RecordingFiles, probe: Record<string, any>, note: string): void {
   if (!c.medianProgram || !c.medianRepo) throw new Error('median_subtraction needs --median-program and --median-repo');
   const work = path.join(c.work, 'median_subtraction', name);
   fs.rmSync(work, { recursive: true, force: true });
@@ -88,7 +88,7 @@ export function medianSubtraction(c: Context, name: string, files: RecordingFile
   fs.writeFileSync(path.join(dir, 'probe_info.json'), JSON.stringify(probe, null, 4));
   writeJson(path.join(dir, 'golden.json'), {
     stamp: c.stamp, program: `modules/median_subtraction/SpikeBandMedianSubtraction/Source/Main.cpp, compiled against juce_core${c.juceCommit ? ` of juce-framework/JUCE ${c.juceCommit}` : ''}`,
-    note, recording: name, input: { ap: sha256File(files.ap), bytes: fs.statSync(files.ap).size, channels: 384, samples, probe_json: 'probe_info.json' },
+    note, recording, input: { ap: sha256File(files.ap), bytes: fs.statSync(files.ap).size, channels: 384, samples, probe_json: 'probe_info.json' },
     max_channel: Math.trunc(probe.air_channel), usable_per_group: groupCounts(probe.mask, Math.trunc(probe.air_channel)),
     output: { sha256: sha256File(ap), bytes: fs.statSync(ap).size },
     residuals: { sha256: sha256File(residuals), bytes: fs.statSync(residuals).size, per_sample: 24 },
