@@ -9,7 +9,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempDir, timed } from './rig.js';
+import YAML from 'yaml';
+import { repoRoot, tempDir, timed } from './rig.js';
 import { readNpy } from '../lib/formats/npy.js';
 import { stage as depthEstimation } from '../stages/depth_estimation/index.js';
 import { stage as medianSubtraction } from '../stages/median_subtraction/index.js';
@@ -238,6 +239,16 @@ test('quality_metrics: with fewer spikes than n_silhouette the module fails; the
   const golden = readJson(path.join(goldenDir, 'quality_metrics', 'ksShort', 'golden.json'));
   assert.ok(golden.default_run.exit_code !== 0 && !golden.default_run.wrote_output, 'the module wrote no metrics');
   assert.match(golden.default_run.error, /IndexError/);
+});
+
+test('the shipped pipelines run quality metrics built in, so a short recording does not meet the module\'s IndexError', () => {
+  const files = ['pipeline.yaml', ...fs.readdirSync(path.join(repoRoot, 'examples')).filter((f) => f.endsWith('.yaml')).map((f) => `examples/${f}`)];
+  for (const file of files) {
+    const stages = YAML.parse(fs.readFileSync(path.join(repoRoot, file), 'utf8')).stages ?? {};
+    for (const [name, st] of Object.entries<any>(stages)) {
+      if ((st.module ?? name) === 'quality_metrics') assert.is(st.run, 'builtin', `${file}: stage ${name}`);
+    }
+  }
 });
 
 test.run();
