@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempDir, timed, runCli } from './rig.js';
+import { tempDir, timed, runCli, writeFile } from './rig.js';
 import { synthesize, modelRecording, type SynthOptions, type SynthRecording } from '../lib/synth/generate.js';
 import { runSynth } from '../lib/commands/synth.js';
 import { readNpy, toNumberArray } from '../lib/formats/npy.js';
@@ -305,6 +305,31 @@ test('ephys-make synth runs from the command line', timed(async () => {
   assert.match(res.stdout, /^synth01: 0\.5 s, 8 channels, 2 units, \d+ spikes, surface at channel 6 -> data\/synth01\n/);
   assert.match(res.stdout, /wrote 0\.2 MB of openephys data in [\d.]+ s \([\d.]+ MB\/s, [\d.]+x real time\) under /);
   assert.ok(fs.existsSync(path.join(d, 'data', 'synth01', 'ground_truth', 'info.json')));
+}));
+
+test('ephys-make synth never writes over an existing recording: it names it and exits 2', timed(async () => {
+  const d = tempDir();
+  const args = ['synth', '--out', d, '--recordings', '2', '--seconds', '0.2', '--channels', '8', '--no-lfp'];
+  assert.is((await runCli(args)).code, 0);
+  const ap = path.join(d, 'data', 'synth01_g0', 'synth01_g0_imec0', 'synth01_g0_t0.imec0.ap.bin');
+  // A lab's own data under the same name.
+  fs.writeFileSync(ap, 'real recording');
+  fs.rmSync(path.join(d, 'data', 'synth02_g0'), { recursive: true });
+  const again = await runCli([...args, '--seed', '9']);
+  assert.is(again.code, 2, again.stdout + again.stderr);
+  assert.is(again.stderr, `ephys-make synth: ${path.join(d, 'data', 'synth01_g0')} already exists; synth never writes over a recording (choose another --out, or remove it first)\n`);
+  assert.is(fs.readFileSync(ap, 'utf8'), 'real recording');
+  // Nothing at all was written: not even the recording whose name was free.
+  assert.not.ok(fs.existsSync(path.join(d, 'data', 'synth02_g0')));
+}));
+
+test('ephys-make demo never writes over a data folder it did not make', timed(async () => {
+  const d = tempDir();
+  const ap = writeFile(d, 'data/mine/probe.ap.bin', 'real recording');
+  const r = await runCli(['demo', '--out', d]);
+  assert.is(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /^ephys-make demo: .*\/data already exists and was not made by demo; demo never writes over it \(give another folder with --out\)$/m);
+  assert.is(fs.readFileSync(ap, 'utf8'), 'real recording');
 }));
 
 test.run();

@@ -13,13 +13,21 @@ import { run } from './run.js';
 import { invocation, shellWord } from './invocation.js';
 
 const completeMarker = '.synthesized';
+const startedMarker = '.synthesizing';
 
 export async function demo(o: CliOptions, io: Io): Promise<number> {
   const out = path.resolve(io.cwd, o.out ?? 'demo');
   const dataDir = path.join(out, 'data');
   if (!fs.existsSync(path.join(out, completeMarker))) {
-    // A set cut short (Ctrl-C while writing) is made again from scratch, never trusted.
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    // A set cut short (Ctrl-C while writing) is made again from scratch, never trusted; a data
+    // folder demo did not start is someone's data and is left alone (synth then refuses to write).
+    if (fs.existsSync(path.join(out, startedMarker))) fs.rmSync(dataDir, { recursive: true, force: true });
+    else if (fs.existsSync(dataDir)) {
+      io.err(`ephys-make demo: ${dataDir} already exists and was not made by demo; demo never writes over it (give another folder with --out)\n`);
+      return 2;
+    }
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, startedMarker), new Date().toISOString() + '\n');
     io.out(`making synthetic recordings in ${path.relative(io.cwd, out) || '.'}/ (3 recordings x 20 s x 128 channels, SpikeGLX layout)\n`);
     let lastPct = -1;
     const summary = await synthesize({
@@ -31,6 +39,7 @@ export async function demo(o: CliOptions, io: Io): Promise<number> {
     });
     io.out(`  ${(summary.bytesWritten / 1e6).toFixed(0)} MB in ${summary.elapsedSeconds.toFixed(1)} s\n`);
     fs.writeFileSync(path.join(out, completeMarker), new Date().toISOString() + '\n');
+    fs.rmSync(path.join(out, startedMarker), { force: true });
   }
   const pipeline = path.join(out, 'pipeline.yaml');
   if (!fs.existsSync(pipeline)) fs.copyFileSync(path.join(packageRoot, 'examples', 'demo.pipeline.yaml'), pipeline);

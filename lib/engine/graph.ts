@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Pipeline, Stage } from './config.js';
 import { spanAt } from './yamlSource.js';
 import { fail, ok, didYouMean, type Diagnostic, type Result } from '../base/diagnostic.js';
+import { ownFileTemplateProblems } from './ownFiles.js';
 
 export interface StageGraph {
   /** Topological order; declaration order among stages free to go in any order. */
@@ -42,6 +43,7 @@ export function buildGraph(pipeline: Pipeline): Result<StageGraph> {
       }
     });
   }
+  diags.push(...ownFileTemplateProblems(pipeline, (t) => producerOf.has(normaliseTemplate(t))));
   const deps = new Map<string, Set<string>>(pipeline.stages.map((s) => [s.name, new Set<string>()]));
   const consumers = new Map<string, Set<string>>(pipeline.stages.map((s) => [s.name, new Set<string>()]));
   // Why an edge exists, for cycle notes: "a reads x.dat, made by b".

@@ -17,6 +17,8 @@ import { shippedDriverOf } from './runners/shippedDriver.js';
 import { spanAt } from './yamlSource.js';
 import { hasModuleLimits, moduleLimitProblems } from './moduleLimits.js';
 import { fail, ok, type Diagnostic, type Result } from '../base/diagnostic.js';
+import { normaliseTemplate } from './graph.js';
+import { OwnFiles } from './ownFiles.js';
 
 export interface Job {
   id: string;
@@ -47,6 +49,8 @@ export interface Job {
   consumers: Job[];
   /** How many stages consume this one in the whole pipeline (some may be outside this run's targets). */
   consumerStages: number;
+  /** The recording's own files: never written or removed, whatever a template says. */
+  ownFiles: OwnFiles;
 }
 
 export interface JobSet {
@@ -102,6 +106,9 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
     const layersOf = () => (layers ??= recordingLayers(pipeline, rec));
     const byStage = new Map<string, Job>();
     const list: Job[] = [];
+    const ownFiles = new OwnFiles(rec, pipeline.recordings.match, pipeline.recordings.exclude);
+    // Paths each job would write, checked against the recording's own files once all are known.
+    const writes: Array<{ job: Job; file: string; segs: string[] }> = [];
     for (const stage of stages) {
       const jobDir = path.join(sd, stage.name);
       const vars = engineVars(rec, stage, jobDir);
@@ -149,8 +156,14 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
         get argv() { return lazily().argv; },
         layersKey, fromRecord: !!vouched, inputs, outputs, appendsTo,
         definition: definitionOf(pipeline, stage),
-        deps: [], consumers: [], consumerStages: graph.consumers.get(stage.name)!.size,
+        deps: [], consumers: [], consumerStages: graph.consumers.get(stage.name)!.size, ownFiles,
       };
+      for (const inp of inputs) {
+        if (inp.path && !graph.producerOf.has(normaliseTemplate(inp.template))) ownFiles.add(inp.path, `an input no stage makes (stage '${stage.name}' reads it)`);
+      }
+      outputs.forEach((file, i) => writes.push({ job, file, segs: ['stages', stage.name, 'outputs', String(i)] }));
+      // A vouched job's in_place copies were checked when it was planned from scratch.
+      for (const c of resolved?.inPlace ?? []) writes.push({ job, file: c.copy, segs: ['stages', stage.name, 'in_place', c.key] });
       for (const d of graph.deps.get(stage.name)!) {
         const dj = byStage.get(d);
         if (dj) { job.deps.push(dj); dj.consumers.push(job); }
@@ -158,6 +171,21 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
       byStage.set(stage.name, job);
       list.push(job);
     }
+    // Second guard, on concrete paths: a template may reach a recording's file in ways the config
+    // check cannot see (values from its .meta, an ephys-make.yaml, --set).
+    if (layers?.ok) {
+      for (const l of layers.value) {
+        ownFiles.add(l.source, `its ${path.basename(l.source)}`);
+        const lfp = l.params?.ephys_params?.lfp_band_file;
+        if (typeof lfp === 'string') ownFiles.add(path.resolve(rec.dir, lfp), 'its LFP file');
+      }
+    }
+    const before = diags.length;
+    for (const w of writes) {
+      const why = ownFiles.reasonFor(w.file);
+      if (why) diags.push({ ...spanAt(pipeline.source, w.segs), message: `recording ${rec.name}: stage '${w.job.stage.name}' would write ${w.file}, which is the recording's own file (${why}); a recording's own files are never written or removed` });
+    }
+    if (diags.length > before) continue;
     jobs.push(...list);
     byRecording.set(rec.dir, list);
   }

@@ -6,6 +6,7 @@
  * `.partial` files and renamed when complete), the ground truth, and last the `.meta` /
  * `structure.oebin` whose appearance says the recording is closed.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PartialFile, writeFileAtomic } from '../base/atomicFile.js';
@@ -171,6 +172,12 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
   const r = resolve(options);
   const started = process.hrtime.bigint();
   const dataDir = path.join(r.outDir, 'data');
+  // Never over an existing recording: it may be someone's real data under the same name.
+  for (let i = 0; i < r.recordings; i++) {
+    const name = recordingName(i);
+    const dir = r.layout === 'spikeglx' ? path.dirname(spikeGlxPaths(dataDir, name).recordingDir) : openEphysPaths(dataDir, name).recordingDir;
+    if (fs.existsSync(dir)) throw new SynthError(`${dir} already exists; synth never writes over a recording (choose another --out, or remove it first)`);
+  }
   const pool = startRenderPool(r.workers);
   const recordings: SynthRecording[] = [];
   let bytesWritten = 0;
