@@ -55,7 +55,8 @@ export function jobSucceeded(finished: Job, isSettled: (j: Job) => boolean): voi
     if (!producer.stage.temp) continue;
     const consumers = producer.consumers;
     if (!consumers.length || consumers.length < producer.consumerStages || !consumers.every(isSettled)) continue;
-    for (const out of producer.outputs) fs.rmSync(out, { force: true });
+    // Never a recording's own file, whatever the template said (makeJobs refuses those already).
+    for (const out of producer.outputs) if (!producer.ownFiles.reasonFor(out)) fs.rmSync(out, { force: true });
     updateRecord(producer.stateDir, producer.stage.name, (old) => (old && old.status === 'done' ? { ...old, tempRemoved: true } : old));
   }
 }
