@@ -31,7 +31,7 @@ test("a changed input reruns only that recording's downstream jobs, and --explai
 }));
 
 test('--set of a value in a stage input JSON reruns it and its downstream, naming key and values; an unused value reruns nothing', timed(async () => {
-  const p = makeProject({ stages: fourStages() + `  e:\n    run: command\n    command: ${fakeCommand('{name}/e', ['{output}/c.out'], ['{output}/e.out'])}\n    inputs: ["{output}/c.out"]\n    outputs: ["{output}/e.out"]\n    sections: []\n` });
+  const p = makeProject({ stages: fourStages() + `  e:\n    run: command\n    command: ${fakeCommand('{name}/e', ['{output}/c.out'], ['{output}/e.out'])}\n    inputs: ["{output}/c.out"]\n    outputs: ["{output}/e.out"]\n    sections: []\n    params:\n      e_params: {}\n` });
   assert.is((await p.run(['all'])).code, 0);
   const n = await p.run(['-n', '--set', 'c.c_params.threshold=5']);
   assert.match(n.stdout, /^would run rec1 c: params changed: c_params\.threshold 4 -> 5 \(from --set c\.c_params\.threshold=5\)$/m);
@@ -50,12 +50,18 @@ test('--set of a value in a stage input JSON reruns it and its downstream, namin
   assert.match(shared.stdout, /^would run rec1 e: upstream reran: c$/m);
 }));
 
-test('a value no stage uses reruns nothing', timed(async () => {
+test('a value set to what it already is reruns nothing; a section no stage takes is an error with a did-you-mean', timed(async () => {
   const p = makeProject();
   assert.is((await p.run(['all'])).code, 0);
-  const r = await p.run(['all', '--set', 'params.nobody.uses=1', '--set', 'c.c_params.threshold=4']);
+  const r = await p.run(['all', '--set', 'c.c_params.threshold=4']);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /^nothing to do: 12 jobs up to date$/m);
+  const typo = await p.run(['all', '--set', 'params.shraed.sample_rate=1']);
+  assert.is(typo.code, 2);
+  assert.is(typo.stderr, "error: --set params.shraed.sample_rate=1: no stage takes a section 'shraed' (did you mean 'shared'?); sections: c_params, shared\n");
+  const own = await p.run(['all', '--set', 'c.c_parms.threshold=5']);
+  assert.is(own.code, 2);
+  assert.is(own.stderr, "error: --set c.c_parms.threshold=5: stage 'c' takes no section 'c_parms' (did you mean 'c_params'?); sections: c_params, shared; to add one, declare it under stages.c.params in pipeline.yaml\n");
   assert.is(p.starts(), 12);
 }));
 

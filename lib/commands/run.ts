@@ -67,36 +67,47 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
     }, !o.dryRun);
   };
   let planned = planAll();
-  if (planned.ok && slurmOpen.length) {
+  if (slurmOpen.length) {
     // Records of SLURM jobs: settle the ones that have ended, then decide again.
     const { reconcilePlans } = await import('../engine/slurm/reconcile.js');
     const settled = await reconcilePlans(slurmOpen, io.env);
     if (settled.error) io.err(`warning: cannot ask SLURM about queued jobs (${settled.error}); their records are taken as they are\n`);
     if (settled.changed.size) planned = planAll();
   }
-  if (!planned.ok) return printDiagnostics(io, planned.diagnostics);
   for (const text of explained) io.out(text);
-  const { counts, plans, work } = planned.value;
+  const { counts, plans, work, unplanned } = planned;
+  // Recordings that cannot be planned are reported first, then the others go on; exit 2 at the end.
+  if (unplanned.length) {
+    printDiagnostics(io, unplanned.flatMap((u) => u.diagnostics));
+    if (unplanned.length === recordings.value.length) return 2;
+  }
+  const skippedLine = () => {
+    if (unplanned.length) io.err(`ephys-make: ${unplanned.length} of ${recordings.value.length} recordings not processed (errors above): ${unplanned.slice(0, 5).map((u) => u.recording.name).join(', ')}${unplanned.length > 5 ? ', ...' : ''}\n`);
+  };
   const { fresh, blocked: blockedJobs } = work;
   // Jobs whose upstream runs on SLURM wait for it: they go there after it, not here now.
   const toRun = work.toRun.filter((r) => !r.waitsFor);
   if (o.dryRun) {
     io.out(counts.toRun === 0 && counts.blocked === 0 ? `nothing to do: ${counts.total} jobs up to date\n` : `${counts.toRun} of ${counts.total} jobs would run${counts.blocked ? `, ${counts.blocked} cannot run` : ''}\n`);
-    return counts.blocked ? 1 : 0;
+    skippedLine();
+    return unplanned.length ? 2 : counts.blocked ? 1 : 0;
   }
   if (renewals.length) {
     const { renewKeys } = await import('../engine/lifecycle.js');
     for (const jobs of renewals) renewKeys(jobs);
   }
   if ((o.executor ?? planner.pipeline.executor) === 'slurm') {
-    return (await import('./slurmRun.js')).submitRun(o, io, planner, planned.value, adoptions);
+    const code = await (await import('./slurmRun.js')).submitRun(o, io, planner, planned, adoptions);
+    skippedLine();
+    return unplanned.length && code === 0 ? 2 : code;
   }
   const { makeReporter } = await import('../report/reporter.js');
   if (!work.toRun.length && !blockedJobs.length && !adoptions.length) {
     const reporter = makeReporter(io);
     reporter.emit(counts);
     reporter.close();
-    return 0;
+    skippedLine();
+    return unplanned.length ? 2 : 0;
   }
   const { adoptJobs } = await import('../engine/lifecycle.js');
   const reporter = makeReporter(io);
@@ -126,7 +137,8 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
     const failed = summary.failed + blockedJobs.length;
     if (summary.done || failed) emit({ type: 'message', level: 'info', text: `${summary.done} job${summary.done === 1 ? '' : 's'} done, ${failed} failed${summary.skipped ? `, ${summary.skipped} not run` : ''}` });
     if (stoppedBy) return 130;
-    return failed ? 1 : 0;
+    skippedLine();
+    return unplanned.length ? 2 : failed ? 1 : 0;
   } finally {
     reporter.close();
     process.off('SIGINT', onSignal);

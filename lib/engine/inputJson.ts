@@ -6,13 +6,13 @@
  * whether params changed.
  */
 import crypto from 'node:crypto';
-import path from 'node:path';
+import path, { basename } from 'node:path';
 import type { Pipeline, Sections, Stage } from './config.js';
 import type { Recording } from './recordings.js';
 import { fillPlaceholders, PlaceholderError } from './template.js';
 import { loadStageSchema, schemaFileFor } from './stageSchemas.js';
 import { schemaErrorsToDiagnostics, spanAt } from './yamlSource.js';
-import { fail, ok, type Diagnostic, type Result } from '../base/diagnostic.js';
+import { didYouMean, fail, ok, type Diagnostic, type Result } from '../base/diagnostic.js';
 
 /** Values from somewhere other than pipeline.yaml, with where they came from (for --explain). */
 export interface Layer {
@@ -179,7 +179,7 @@ export function buildInputJson(c: BuildContext): Result<JobInput> {
   const { pipeline, stage } = c;
   const schemaFile = schemaFileFor(stage);
   const schema = schemaFile ? loadStageSchema(schemaFile) : undefined;
-  const wanted = new Set([...(schema?.sections ?? stage.sections ?? Object.keys(pipeline.params)), ...Object.keys(stage.params)]);
+  const wanted = sectionsOf(pipeline, stage);
   const keep = (k: string) => wanted.has(k);
   let json: Record<string, any> = deepMerge(pick(pipeline.params, keep), stage.params);
   const origins = new Map<string, string>();
@@ -239,14 +239,38 @@ function pointerStyle(message: string): string {
   return message.replace(/ at ([A-Za-z0-9_.]+|\(top level\))/, (_, p: string) => ` at /${p === '(top level)' ? '' : p.split('.').join('/')}`);
 }
 
-export function parseSet(text: string, stageNames: Set<string>): Result<SetValue> {
+/**
+ * The top-level keys of a stage's input JSON: its schema's (or `sections:`, else every shared
+ * section), and those of its own params.
+ */
+export function sectionsOf(pipeline: Pipeline, stage: Stage): Set<string> {
+  const schemaFile = schemaFileFor(stage);
+  const schema = schemaFile ? loadStageSchema(schemaFile) : undefined;
+  return new Set([...(schema?.sections ?? stage.sections ?? Object.keys(pipeline.params)), ...Object.keys(stage.params)]);
+}
+
+/**
+ * `--set STAGE.SECTION.KEY=VALUE` or `--set params.SECTION.KEY=VALUE`. A section the stage (or, for
+ * params, any stage) does not take is an error: the modules would silently ignore it.
+ */
+export function parseSet(text: string, pipeline: Pipeline): Result<SetValue> {
+  const stageNames = [...pipeline.stageByName.keys()];
   const eq = text.indexOf('=');
   const lhs = eq > 0 ? text.slice(0, eq) : '';
-  const segs = lhs.split('.').filter(Boolean);
-  if (eq <= 0 || segs.length < 2) return fail({ message: `--set ${text}: expected STAGE.KEY=VALUE or params.SECTION.KEY=VALUE` });
+  const segs = lhs.split('.');
+  if (eq <= 0 || segs.length < 2 || segs.some((x) => x === '')) return fail({ message: `--set ${text}: expected STAGE.KEY=VALUE or params.SECTION.KEY=VALUE` });
   const [target, ...path] = segs;
-  if (target !== 'params' && !stageNames.has(target)) {
-    return fail({ message: `--set ${text}: '${target}' is not a stage (stages: ${[...stageNames].join(', ')}; or 'params' for the shared sections)` });
+  if (target !== 'params' && !pipeline.stageByName.has(target)) {
+    return fail({ message: `--set ${text}: '${target}' is not a stage${didYouMean(target, [...stageNames, 'params'])} (stages: ${stageNames.join(', ')}; or 'params' for the shared sections)` });
+  }
+  const stage = pipeline.stageByName.get(target);
+  const valid = new Set(stage ? sectionsOf(pipeline, stage) : Object.keys(pipeline.params));
+  if (!stage) for (const s of pipeline.stages) for (const k of sectionsOf(pipeline, s)) valid.add(k);
+  if (!stage && path.length < 2) return fail({ message: `--set ${text}: expected params.SECTION.KEY=VALUE (sections: ${[...valid].sort().join(', ') || 'none'})` });
+  if (!valid.has(path[0])) {
+    const whose = stage ? `stage '${target}' takes no section` : 'no stage takes a section';
+    const hint = stage ? `; to add one, declare it under stages.${target}.params in ${basename(pipeline.file)}` : '';
+    return fail({ message: `--set ${text}: ${whose} '${path[0]}'${didYouMean(path[0], valid)}; sections: ${[...valid].sort().join(', ') || 'none'}${hint}` });
   }
   const raw = text.slice(eq + 1);
   let value: unknown = raw;

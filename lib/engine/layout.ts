@@ -30,6 +30,15 @@ function spikeGlx(rec: Recording, required: boolean, names: Set<string>): Result
   }
   const m = readSpikeGlxMeta(meta);
   if (!m.ok) return m;
+  // A copy still under way (or cut short) is shorter than SpikeGLX wrote it: never process it.
+  const written = m.value.fileSize;
+  const size = fs.statSync(rec.marker, { throwIfNoEntry: false })?.size;
+  if (written && size !== undefined && size < written.bytes) {
+    return fail({
+      file: meta, line: written.line, column: written.column, length: written.length, recording: rec.name,
+      message: `${path.basename(rec.marker)} is ${size} bytes but its .meta says fileSizeBytes=${written.bytes}: an incomplete copy? recording ${rec.name} is not processed until the file is complete`,
+    });
+  }
   // The Allen kilosort_helper loads neuropixPhase<probe_type>_kilosortChanMap.mat, which exists
   // for 3A/3B1/3B2 only: NP1.0 is named 3B2 there; other types keep SpikeGLX's name.
   const values = defined({ ...m.value.ephysParams });
@@ -44,7 +53,13 @@ function openEphys(rec: Recording, required: boolean, names: Set<string>): Resul
   const candidates = [path.join(rec.dir, 'structure.oebin'), path.join(path.dirname(rec.dir), 'structure.oebin')];
   const oebinPath = candidates.find((p) => exists(p, rec, names));
   if (!oebinPath) {
-    return required ? fail({ file: rec.dir, message: `layout openephys: no structure.oebin in ${rec.dir}` }) : ok(undefined);
+    if (required) return fail({ file: rec.dir, recording: rec.name, message: `layout openephys: no structure.oebin in ${rec.dir}` });
+    // Under auto an Open Ephys recording without its oebin has no known channel count or rates:
+    // running it on defaults (384 channels) would record a wrong result as done.
+    if (path.basename(rec.marker) === 'continuous.dat') {
+      return fail({ file: rec.marker, recording: rec.name, message: `layout auto: ${path.basename(rec.marker)} is an Open Ephys recording but there is no structure.oebin in ${rec.dir} or its parent, so its channel count, sample rates and µV per bit are unknown; copy the structure.oebin beside it, or set recordings.layout: none and give ephys_params yourself` });
+    }
+    return ok(undefined);
   }
   const oebin = readOebin(oebinPath);
   if (!oebin.ok) return oebin;

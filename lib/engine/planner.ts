@@ -71,7 +71,7 @@ export function openPlanner(opts: PlannerOptions): Result<Planner> {
   const diags: Diagnostic[] = [];
   const sets: SetValue[] = [];
   for (const s of opts.sets ?? []) {
-    const r = parseSet(s, new Set(pipeline.stageByName.keys()));
+    const r = parseSet(s, pipeline);
     if (r.ok) sets.push(r.value); else diags.push(...r.diagnostics);
   }
   for (const f of opts.forceStages ?? []) {
@@ -194,23 +194,24 @@ export interface PlannedRun {
   plans: Map<string, RecordingPlan>;
   work: RecordingWork;
   counts: PlanCounts;
+  /** Recordings that could not be planned (a bad .meta, an incomplete copy...), with why. */
+  unplanned: Array<{ recording: Recording; diagnostics: Diagnostic[] }>;
 }
 
 /**
  * Plan recording by recording, keeping only recordings with work (`keep`): a no-op run over
  * thousands of recordings then holds one recording's jobs at a time. `seen` gets every plan.
  */
-export function planRun(planner: Planner, recordings: Recording[], seen: (rp: RecordingPlan, decisions: Map<string, Decision>) => void, keep = true): Result<PlannedRun> {
-  const diags: Diagnostic[] = [];
-  const run: PlannedRun = { plans: new Map(), work: { toRun: [], fresh: [], adopted: [], rekey: [], blocked: [], inFlight: [] }, counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 } };
+export function planRun(planner: Planner, recordings: Recording[], seen: (rp: RecordingPlan, decisions: Map<string, Decision>) => void, keep = true): PlannedRun {
+  const run: PlannedRun = { plans: new Map(), work: { toRun: [], fresh: [], adopted: [], rekey: [], blocked: [], inFlight: [] }, counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 }, unplanned: [] };
   for (const rec of recordings) {
     const rp = planner.jobsOf(rec);
-    if (!rp.ok) { diags.push(...rp.diagnostics); continue; }
+    // One recording's problem (its .meta, say) never holds up the others.
+    if (!rp.ok) { run.unplanned.push({ recording: rec, diagnostics: rp.diagnostics }); continue; }
     const decisions = rp.value.plan();
     const c = planCounts(decisions);
     run.counts.total += c.total; run.counts.toRun += c.toRun; run.counts.upToDate += c.upToDate; run.counts.blocked += c.blocked;
     if (c.inFlight) run.counts.inFlight = (run.counts.inFlight ?? 0) + c.inFlight;
-    if (diags.length) continue;
     seen(rp.value, decisions);
     if (keep && (c.toRun || c.blocked || c.inFlight)) {
       const w = workOf(rp.value, decisions);
@@ -223,5 +224,5 @@ export function planRun(planner: Planner, recordings: Recording[], seen: (rp: Re
       run.work.blocked.push(...w.blocked);
     }
   }
-  return diags.length ? fail(...diags) : ok(run);
+  return run;
 }

@@ -37,6 +37,8 @@ export interface SpikeGlxEphysParams {
 
 export interface SpikeGlxMeta {
   metaFile: string;
+  /** The binary's size SpikeGLX wrote when it closed the file, and where the key is. */
+  fileSize?: { bytes: number; line: number; column: number; length: number };
   /** The `.lf.meta` beside an `.ap.meta`, when there is one (NP1.0-style probes). */
   lfMetaFile?: string;
   ephysParams: SpikeGlxEphysParams;
@@ -219,8 +221,11 @@ export function interpretSpikeGlxMeta(meta: MetaFile, lfMeta?: MetaFile): MetaRe
   if (lfpSampleRateHz !== undefined) ephysParams.lfp_sample_rate = lfpSampleRateHz;
   const lfBin = lfMeta ? metaPathToBin(lfMeta.file) : undefined;
   if (lfBin && fs.existsSync(lfBin)) ephysParams.lfp_band_file = lfBin;
+  const size = meta.entries.get('fileSizeBytes');
+  const fileSize = size && /^\d+$/.test(size.value) ? { bytes: Number(size.value), line: size.line, column: size.column, length: size.value.length } : undefined;
   return ok({
     metaFile: meta.file,
+    ...(fileSize ? { fileSize } : {}),
     ...(lfMeta ? { lfMetaFile: lfMeta.file } : {}),
     ephysParams,
     ...(typeCode !== undefined ? { probeTypeCode: typeCode } : {}),
