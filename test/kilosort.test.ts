@@ -145,6 +145,29 @@ test('malformed folders are StageErrors naming the file and what was expected', 
   assert.match(load(path.join(dir, 'nope')), /nope: Kilosort output folder does not exist/);
 }));
 
+test("sorter output is checked before use: unsorted times, spikes past the recording's end, NaN amplitudes, cluster ids out of range", timed(() => {
+  const load = (dir: string, o: Partial<Parameters<typeof loadKilosortFolder>[1]> = {}) => stageError(() => loadKilosortFolder(dir, { sampleRateHz: 30000, ...o }));
+  let dir = makeFolder({ 'spike_times.npy': { dtype: 'uint64', shape: [6], data: BigUint64Array.from([30n, 60n, 90n, 3000n, 300n, 30000n]) } });
+  assert.is(load(dir), `${dir}/spike_times.npy: not sorted: value 300 at index 4 is below 3000 at index 3; expected spike times in increasing order, as Kilosort writes them`);
+  dir = makeFolder({ 'amplitudes.npy': { dtype: 'float32', shape: [6], data: Float32Array.from([1, 2, 3, NaN, 5, Infinity]) } });
+  assert.is(load(dir), `${dir}/amplitudes.npy: value NaN at index 3; expected finite template scaling factors`);
+  dir = makeFolder({ 'spike_clusters.npy': { dtype: 'uint32', shape: [6], data: Uint32Array.from([0, 2, 4000000000, 5, 2, 5]) } });
+  assert.is(load(dir), `${dir}/spike_clusters.npy: cluster id 4000000000 at index 2 is out of range; expected ids below 65539 (templates.npy has 3 templates, and Phy numbers new clusters after them)`);
+  // The recording's length: given, or from params.py's dat_path (30,000 samples of 2 channels here).
+  dir = makeFolder();
+  assert.is(load(dir, { recordingSamples: { samples: 3001, source: 'the AP file' } }), `${dir}/spike_times.npy: value 30000 at index 5 is past the end of the recording (3001 samples in the AP file); is this the sorting of another recording?`);
+  fs.writeFileSync(path.join(dir, 'params.py'), "dat_path = r'continuous.dat'\nn_channels_dat = 2\ndtype = 'int16'\noffset = 0\nsample_rate = 30000.\n");
+  fs.writeFileSync(path.join(dir, 'continuous.dat'), Buffer.alloc(30000 * 2 * 2));
+  assert.is(load(dir), `${dir}/spike_times.npy: value 30000 at index 5 is past the end of the recording (30000 samples in ${dir}/continuous.dat); is this the sorting of another recording?`);
+  fs.writeFileSync(path.join(dir, 'continuous.dat'), Buffer.alloc(30001 * 2 * 2));
+  assert.is(loadKilosortFolder(dir, { sampleRateHz: 30000 }).spikeCount, 6);
+  // No dat file where params.py says, or an empty stand-in: not checked (it may be a removed temporary).
+  fs.writeFileSync(path.join(dir, 'continuous.dat'), '');
+  assert.is(loadKilosortFolder(dir, { sampleRateHz: 30000 }).spikeCount, 6);
+  fs.rmSync(path.join(dir, 'continuous.dat'));
+  assert.is(loadKilosortFolder(dir, { sampleRateHz: 30000 }).spikeCount, 6);
+}));
+
 test('writeKilosortArray keeps dtype and the (N, 1) layout', timed(() => {
   const dir = makeFolder();
   const ks = loadKilosortFolder(dir, { sampleRateHz: 30000, convertToSeconds: false, includeTemplates: false });

@@ -35,6 +35,11 @@ export interface LoadKilosortOptions {
   useMasterClock?: boolean;
   /** Put the per-spike arrays and pc_features on SharedArrayBuffers, for worker threads. */
   shared?: boolean;
+  /**
+   * Samples in the recording that was sorted: no spike may lie past it. Default: from params.py's
+   * dat_path and n_channels_dat when that file is there; else not checked.
+   */
+  recordingSamples?: { samples: number; source: string };
 }
 
 /** dtype and shape of a file as it was on disk, so a rewrite can keep them. */
@@ -378,17 +383,33 @@ export function loadKilosortFolder(dir: string, opts: LoadKilosortOptions): Kilo
     note('pc_feature_ind.npy', hInd);
   }
 
-  // Data.
+  // Data. Every per-spike array is checked before use: a sorter's bad output must stop the stage
+  // with the file and the first bad index, never turn into plausible wrong metrics.
   const timesArr = read(dir, timesName);
   const spikeTimes = toFloat64(timesArr.data, shared);
+  const length = opts.recordingSamples ?? (opts.useMasterClock ? undefined : recordingLength(dir));
   for (let i = 0; i < n; i++) {
     const t = spikeTimes[i];
     if (!(t >= 0) || !Number.isFinite(t)) {
       throw new StageError(`${path.join(dir, timesName)}: value ${timesArr.data[i]} at index ${i}; expected non-negative sample indices`);
     }
+    if (i > 0 && t < spikeTimes[i - 1]) {
+      throw new StageError(`${path.join(dir, timesName)}: not sorted: value ${timesArr.data[i]} at index ${i} is below ${timesArr.data[i - 1]} at index ${i - 1}; expected spike times in increasing order, as Kilosort writes them`);
+    }
+    if (length && t >= length.samples) {
+      throw new StageError(`${path.join(dir, timesName)}: value ${timesArr.data[i]} at index ${i} is past the end of the recording (${length.samples} samples in ${length.source}); is this the sorting of another recording?`);
+    }
   }
   if (convertToSeconds) for (let i = 0; i < n; i++) spikeTimes[i] = spikeTimes[i] / opts.sampleRateHz;
   const spikeClusters = toUint32(dir, 'spike_clusters.npy', read(dir, 'spike_clusters.npy'), shared);
+  // Kilosort numbers clusters by template; Phy adds new ids one by one. Far past that is a broken
+  // file, and stages that index arrays by cluster id would try to allocate it.
+  const clusterLimit = templateCount + Math.max(n, 1 << 16);
+  for (let i = 0; i < n; i++) {
+    if (spikeClusters[i] >= clusterLimit) {
+      throw new StageError(`${path.join(dir, 'spike_clusters.npy')}: cluster id ${spikeClusters[i]} at index ${i} is out of range; expected ids below ${clusterLimit} (templates.npy has ${templateCount} templates, and Phy numbers new clusters after them)`);
+    }
+  }
   const spikeTemplates = toUint32(dir, 'spike_templates.npy', read(dir, 'spike_templates.npy'), shared);
   for (let i = 0; i < n; i++) {
     if (spikeTemplates[i] >= templateCount) {
@@ -396,6 +417,11 @@ export function loadKilosortFolder(dir: string, opts: LoadKilosortOptions): Kilo
     }
   }
   const amplitudes = toFloat64(read(dir, 'amplitudes.npy').data, shared);
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(amplitudes[i])) {
+      throw new StageError(`${path.join(dir, 'amplitudes.npy')}: value ${amplitudes[i]} at index ${i}; expected finite template scaling factors`);
+    }
+  }
 
   const mapData = read(dir, 'channel_map.npy').data;
   const channelMap = new Int32Array(mapLength);
@@ -447,6 +473,31 @@ export function loadKilosortFolder(dir: string, opts: LoadKilosortOptions): Kilo
     templateCount, templateSamples: templateLength - pad, templateLayout: layout, channelCount, templates, whiteningMatInv, channelMap,
     pcFeatures, pcCount, pcChannelCount, pcFeatureInd, clusterIds, clusterLabels, layouts,
   };
+}
+
+/**
+ * The sorted recording's length in samples, from Phy's params.py (`dat_path`, `n_channels_dat`,
+ * `dtype`, `offset`) and the binary's size; undefined when any of it is missing, unreadable or empty.
+ */
+export function recordingLength(dir: string): { samples: number; source: string } | undefined {
+  let text: string;
+  try { text = fs.readFileSync(path.join(dir, 'params.py'), 'utf8'); } catch { return undefined; }
+  const value = (key: string) => new RegExp(`^\\s*${key}\\s*=\\s*(.+?)\\s*$`, 'm').exec(text)?.[1];
+  const channels = Number(value('n_channels_dat'));
+  const offset = Number(value('offset') ?? 0);
+  const dtype = /^[rb]?['"](\w+)['"]$/.exec(value('dtype') ?? "'int16'")?.[1];
+  const itemBytes = dtype === 'int16' || dtype === 'uint16' ? 2 : dtype === 'float32' || dtype === 'int32' ? 4 : dtype === 'float64' ? 8 : dtype === 'int8' || dtype === 'uint8' ? 1 : 0;
+  const files = [...(value('dat_path') ?? '').matchAll(/[rR]?(['"])(.*?)\1/g)].map((m) => path.resolve(dir, m[2]));
+  if (!(Number.isInteger(channels) && channels > 0) || !(offset >= 0) || !itemBytes || !files.length) return undefined;
+  let samples = 0;
+  for (const f of files) {
+    const st = fs.statSync(f, { throwIfNoEntry: false });
+    if (!st?.isFile()) return undefined;
+    samples += Math.floor(Math.max(0, st.size - offset) / (channels * itemBytes));
+  }
+  // An empty stand-in (the binary moved away, a placeholder left) was not what was sorted.
+  if (samples === 0) return undefined;
+  return { samples, source: files.length === 1 ? files[0] : `${files.length} files of params.py's dat_path` };
 }
 
 /** Sorted distinct values (numpy's unique) of a uint32 array. */
