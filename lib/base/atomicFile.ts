@@ -17,16 +17,30 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
   const tmp = partialPath(target);
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fs.fsyncSync(fd);
-  } catch (err) {
     fs.closeSync(fd);
+  } catch (err) {
+    try { fs.closeSync(fd); } catch { /* closed already */ }
     fs.rmSync(tmp, { force: true });
     throw err;
   }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, target);
+  try {
+    fs.renameSync(tmp, target);
+  } catch (err) {
+    // A folder in the way, say: leave no temporary file behind.
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
   syncDir(path.dirname(target));
+}
+
+/**
+ * Write every byte: a disk that fills up part-way through a write returns a short count first and
+ * an error only on the next call, and a short file must never be renamed into place.
+ */
+export function writeAll(fd: number, data: Uint8Array): void {
+  for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off);
 }
 
 function syncDir(dir: string): void {

@@ -9,7 +9,14 @@ import crypto from 'node:crypto';
 export type Signature = string;
 
 export function statSignature(p: string): Signature | undefined {
-  const st = fs.statSync(p, { bigint: true, throwIfNoEntry: false });
+  let st: fs.BigIntStats | undefined;
+  try {
+    st = fs.statSync(p, { bigint: true, throwIfNoEntry: false });
+  } catch (err) {
+    // A file where a folder of the path should be: the file cannot be there either.
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw err;
+  }
   if (!st || !st.isFile()) return undefined;
   return `${st.size}:${st.mtimeNs}:${st.ino}`;
 }

@@ -160,6 +160,13 @@ export function parseCli(argv: string[]): { ok: true; options: CliOptions } | { 
     return { ok: false, message: err.message };
   }
   const v = parsed.values;
+  // `--dir ''` (an unset shell variable) would mean the current folder, or worse: say so instead.
+  for (const name of ['file', 'root', 'dir', 'force', 'set', 'out', 'jobs'] as const) {
+    const values = ([] as unknown[]).concat(v[name] ?? []);
+    if (values.some((x) => typeof x === 'string' && x.trim() === '')) {
+      return { ok: false, message: `--${name} was given an empty value${name === 'dir' || name === 'root' ? ' (an unset shell variable?); give a folder' : ''}` };
+    }
+  }
   let positionals = parsed.positionals;
   // `ephys-make status --help` and `ephys-make STAGE --help` are `ephys-make help status|STAGE`.
   if (v.help) {

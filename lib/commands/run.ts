@@ -1,6 +1,7 @@
 /** `ephys-make [all | STAGE...]`: plan, explain, run what is stale. */
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
+import { isSystemError } from '../base/systemError.js';
 import { openPlanner, planRun, workOf, type RecordingPlan } from '../engine/planner.js';
 import type { Job } from '../engine/job.js';
 import type { Decision } from '../engine/plan.js';
@@ -94,7 +95,10 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   }
   if (renewals.length) {
     const { renewKeys } = await import('../engine/lifecycle.js');
-    for (const jobs of renewals) renewKeys(jobs);
+    for (const jobs of renewals) {
+      // Only saves rebuilding input JSONs next time: a full disk here costs nothing else.
+      try { renewKeys(jobs); } catch (err) { if (!isSystemError(err)) throw err; }
+    }
   }
   if ((o.executor ?? planner.pipeline.executor) === 'slurm') {
     const code = await (await import('./slurmRun.js')).submitRun(o, io, planner, planned, adoptions);
@@ -113,7 +117,16 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   const reporter = makeReporter(io);
   const emit: Emit = reporter.emit;
   for (const adopted of adoptions) {
-    if (adoptJobs(adopted, o.checksum)) {
+    let written: boolean;
+    try {
+      written = adoptJobs(adopted, o.checksum);
+    } catch (err) {
+      // A full disk or a read-only folder: the outputs stay unrecorded and are looked at again next time.
+      if (!isSystemError(err)) throw err;
+      emit({ type: 'message', level: 'warn', text: `${adopted[0].recording.name}: outputs made without ephys-make not adopted: ${err.message}` });
+      continue;
+    }
+    if (written) {
       for (const job of adopted) emit({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
     }
   }

@@ -10,13 +10,14 @@
  * next plan reads as "last run interrupted".
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { InputJsonError, type Job } from './job.js';
 import { writeFileAtomic } from '../base/atomicFile.js';
+import { spaceNeeded, spaceProblem } from './space.js';
+import { isSystemError } from '../base/systemError.js';
 import { copyForInPlace } from './inPlaceCopy.js';
 import { updateRecord, type JobRecord } from './record.js';
 import { appendRun } from './runLog.js';
-import { checksumSignature, formatBytes, statSignature, type Signature } from '../base/signature.js';
+import { checksumSignature, statSignature, type Signature } from '../base/signature.js';
 import { hostName, processStartOf } from '../base/processInfo.js';
 import { argvFor, expectsOutputJson } from './runners/argv.js';
 import { spawnJob, type Progress, type RunningProcess } from './runners/spawnJob.js';
@@ -58,9 +59,25 @@ export function logTail(logPath: string, lines = 15): string {
 
 export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
   let proc: RunningProcess | undefined;
+  let procEnded = false;
   let interrupted = false;
   let stoppedBecause: string | undefined;
-  const outcome = run();
+  const outcome = run().catch(async (err): Promise<JobOutcome> => {
+    if (!isSystemError(err)) throw err;
+    // The disk filled (or a folder turned read-only) under the job: its process is stopped, never
+    // left running unrecorded, and the job fails in one line. A record still saying `running` (it
+    // could not be rewritten) reads as "interrupted" next time: the job runs again.
+    if (proc && !procEnded) { proc.stop(); await proc.exited; }
+    // Writes to an open file report no path: say which drive it was.
+    const what = err.path ? err.message : `writing in ${job.stateDir}: ${err.message}`;
+    try {
+      updateRecord(job.stateDir, job.stage.name, (old) => (old?.status === 'running' && old.pid === process.pid
+        ? { ...old, status: 'failed', exitCode: null, endedAt: new Date().toISOString() } : old));
+    } catch {
+      return { status: 'failed', message: `${what} (its record could not be updated either; it will run again)` };
+    }
+    return { status: 'failed', message: what };
+  });
   return { outcome, interrupt(why) { interrupted = true; stoppedBecause ??= why; proc?.stop(); } };
 
   async function run(): Promise<JobOutcome> {
@@ -69,9 +86,17 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
       const end = new Date().toISOString();
       // A done record keeps only what later decisions read (the run's details are in runs.jsonl):
       // every plan parses every record.
-      updateRecord(job.stateDir, job.stage.name, (old) => (rec.status === 'done'
-        ? { ...rec, ...o.recordExtra, startedAt: started.toISOString(), endedAt: end } as JobRecord
-        : { ...(old as JobRecord), ...rec, ...o.recordExtra, endedAt: end }));
+      try {
+        updateRecord(job.stateDir, job.stage.name, (old) => (rec.status === 'done'
+          ? { ...rec, ...o.recordExtra, startedAt: started.toISOString(), endedAt: end } as JobRecord
+          : { ...(old as JobRecord), ...rec, ...o.recordExtra, endedAt: end }));
+      } catch (err) {
+        // A full disk: the record still says `running`, which the next plan reads as interrupted,
+        // so the job runs again; this run must not count it done either.
+        if (!isSystemError(err)) throw err;
+        const why = `its record could not be written (${err.message}); it will run again`;
+        return { status: 'failed', message: out.status === 'failed' ? `${out.message}; ${why}` : out.status === 'done' ? `finished, but ${why}` : why };
+      }
       appendRun(job.stateDir, {
         stage: job.stage.name, reason: o.reason, start: started.toISOString(), end,
         status: out.status, exitCode: 'exitCode' in out ? out.exitCode : undefined, signal: 'signal' in out ? out.signal : undefined,
@@ -99,7 +124,8 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
       if (sig === null && !inp.optional) return failEarly(`input missing: ${inp.path}`);
       inputs[inp.path] = sig;
     }
-    const space = spaceProblem(job);
+    const need = spaceNeeded(job);
+    const space = typeof need === 'string' ? need : need && spaceProblem(need);
     if (space) return failEarly(space);
 
     writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
@@ -131,6 +157,7 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
 
     const argv = argvFor(job);
     proc = spawnJob(argv, { cwd: job.recording.dir, env: o.env, logPath: job.logPath, onProgress: o.onProgress });
+    void proc.exited.then(() => { procEnded = true; });
     updateRecord(job.stateDir, job.stage.name, (old) => ({ ...(old as JobRecord), childPid: proc!.pid, childStart: proc!.procStart }));
     const exit = await proc.exited;
     if (interrupted) return finish({ status: 'interrupted', exitCode: exit.code, signal: exit.signal, stoppedBecause }, { status: 'interrupted' });
@@ -174,23 +201,3 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
   }
 }
 
-/** Disk-space preflight: `space: 1.0x ap_band_file` or `space: 20GB`, checked on the output drive. */
-function spaceProblem(job: Job): string | undefined {
-  const sp = job.stage.space;
-  if (!sp) return undefined;
-  let need: number;
-  if ('bytes' in sp) need = sp.bytes;
-  else {
-    // An in_place value names the copy, which does not exist yet: size its source.
-    const file = job.inPlace.find((c) => c.key === sp.of)?.source ?? job.input.lookup(sp.of);
-    if (!file) return `space: '${sp.of}' is not a value of the input JSON`;
-    const st = fs.statSync(path.resolve(job.recording.dir, file), { throwIfNoEntry: false });
-    if (!st) return `space: cannot size ${file} (${sp.of})`;
-    need = sp.factor * st.size;
-  }
-  fs.mkdirSync(job.recording.output, { recursive: true });
-  const fsStat = fs.statfsSync(job.recording.output);
-  const free = fsStat.bavail * fsStat.bsize;
-  if (free < need) return `not enough disk space on the drive of ${job.recording.output}: needs ${formatBytes(need)}, ${formatBytes(free)} free`;
-  return undefined;
-}

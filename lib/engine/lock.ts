@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isAlive, selfIdentity, type ProcessIdentity } from '../base/processInfo.js';
+import { writeAll } from '../base/atomicFile.js';
 
 export interface LockHolder extends ProcessIdentity {
   startedAt: string;
@@ -31,8 +32,16 @@ function create(file: string, purpose: string): boolean {
     if (err.code === 'EEXIST') return false;
     throw err;
   }
-  fs.writeSync(fd, JSON.stringify(me));
-  fs.closeSync(fd);
+  try {
+    writeAll(fd, Buffer.from(JSON.stringify(me)));
+    fs.closeSync(fd);
+  } catch (err) {
+    // A full disk (or a quota) gives an empty lock that would look held by a writer for a while:
+    // never leave one.
+    try { fs.closeSync(fd); } catch { /* already closed */ }
+    fs.rmSync(file, { force: true });
+    throw err;
+  }
   return true;
 }
 

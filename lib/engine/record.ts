@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../base/atomicFile.js';
+import { writeAll, writeFileAtomic } from '../base/atomicFile.js';
 import type { Signature } from '../base/signature.js';
 import { hostName, isAlive } from '../base/processInfo.js';
 
@@ -128,11 +128,18 @@ function lockStateFile(stateDir: string): () => void {
   fs.mkdirSync(stateDir, { recursive: true });
   const me = `${process.pid} ${hostName}`;
   for (let waited = 0; ; waited++) {
+    let fd: number | undefined;
     try {
-      fs.writeFileSync(file, me, { flag: 'wx' });
+      fd = fs.openSync(file, 'wx');
+      writeAll(fd, Buffer.from(me));
+      fs.closeSync(fd);
       return () => { try { if (fs.readFileSync(file, 'utf8') === me) fs.rmSync(file, { force: true }); } catch { /* gone */ } };
     } catch (err: any) {
-      if (err.code !== 'EEXIST') throw err;
+      if (err.code !== 'EEXIST') {
+        // A full disk: never leave an empty lock that every later writer would wait on.
+        if (fd !== undefined) { try { fs.closeSync(fd); } catch { /* closed */ } fs.rmSync(file, { force: true }); }
+        throw err;
+      }
     }
     let holder = '';
     let ageMs = 0;

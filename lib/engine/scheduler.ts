@@ -8,12 +8,14 @@
  * lock files, so waiting on them is polling with a short timer.
  */
 import path from 'node:path';
-import type { Job } from './job.js';
+import { InputJsonError, type Job } from './job.js';
 import type { Decision } from './plan.js';
 import type { Emit } from './events.js';
 import type { Pools, Grant } from './pool.js';
 import { slotEnvironment } from './pool.js';
 import { tryLock } from './lock.js';
+import { isSystemError } from '../base/systemError.js';
+import { spaceNeeded, spaceProblem, type SpaceNeed } from './space.js';
 import { describeReason } from './reason.js';
 import { logTail, type ExecutingJob, type JobOutcome } from './execute.js';
 import { claimRecording, jobSucceeded, type Executor } from './lifecycle.js';
@@ -58,6 +60,9 @@ export class Scheduler {
   private idleWaiters: Array<() => void> = [];
   /** Jobs finished up to date in this run: they count as done for their dependents. */
   private settled = new Set<string>();
+  /** Disk space declared by running jobs, by job. */
+  private reserved = new Map<string, SpaceNeed>();
+  private spaceNoticed = new Set<string>();
 
   constructor(private o: SchedulerOptions) {}
 
@@ -177,15 +182,28 @@ export class Scheduler {
       if (this.running.size >= this.o.maxJobs) break;
       const recDir = e.job.recording.dir;
       if (!this.locks.has(recDir)) {
-        if (!this.lockRecording(e.job)) {
+        const locked = this.lockRecording(e.job);
+        if (locked === 'failed') continue;
+        if (!locked) {
           if (this.o.waitForLocks) waitingOnOthers = true;
           continue;
         }
         if (e.state !== 'queued') continue;
       }
-      const grant = this.o.pools.tryAcquire(e.job.stage.resources, `${e.job.stage.name} ${e.job.recording.name}`);
+      const space = this.spaceGate(e);
+      // Waits for a running job on the same drive to end; its end pumps again.
+      if (space === 'wait') continue;
+      let grant: Grant | undefined;
+      try {
+        grant = this.o.pools.tryAcquire(e.job.stage.resources, `${e.job.stage.name} ${e.job.recording.name}`);
+      } catch (err) {
+        // A full disk or an unwritable pool folder: this job cannot start; the run goes on (-k) or ends.
+        if (!isSystemError(err)) throw err;
+        this.fail(e, `cannot take a slot of pool ${Object.keys(e.job.stage.resources).join(', ')}: ${err.message}`);
+        continue;
+      }
       if (!grant) { waitingOnOthers = true; continue; }
-      this.launch(e, grant);
+      this.launch(e, grant, space);
     }
     this.releaseFinishedRecordings();
     if (this.isIdle()) {
@@ -195,9 +213,50 @@ export class Scheduler {
     if (waitingOnOthers) this.timer = setTimeout(() => this.pump(), pollMs);
   }
 
-  private lockRecording(job: Job): boolean {
+  /** A job that could not start (its recording cannot be locked, say): failed, with why. */
+  private fail(e: Entry, message: string): void {
+    e.state = 'failed';
+    this.o.emit({ type: 'job-finished', job: e.job, status: 'failed', seconds: 0, message });
+    if (!this.o.keepGoing) this.stopLaunching = true;
+  }
+
+  /**
+   * Space declared by running jobs is taken as theirs until they end: a job that fits in the free
+   * space only if they wrote nothing more waits for them, then its own preflight decides. One that
+   * does not fit even alone starts, and its preflight fails it with the numbers.
+   */
+  private spaceGate(e: Entry): SpaceNeed | undefined | 'wait' {
+    let need: SpaceNeed | string | undefined;
+    let others = 0;
+    try {
+      need = spaceNeeded(e.job);
+      if (!need || typeof need === 'string') return undefined;
+      for (const r of this.reserved.values()) if (r.device === need.device) others += r.bytes;
+      if (!others || !spaceProblem(need, others) || spaceProblem(need)) return need;
+    } catch (err) {
+      // The preflight in the job reports what went wrong.
+      if (!isSystemError(err) && !(err instanceof InputJsonError)) throw err;
+      return undefined;
+    }
+    if (!this.spaceNoticed.has(e.job.id)) {
+      this.spaceNoticed.add(e.job.id);
+      this.o.emit({ type: 'message', level: 'info', text: `${e.job.recording.name} ${e.job.stage.name} waits for running jobs to end: ${spaceProblem(need, others)}` });
+    }
+    return 'wait';
+  }
+
+  private lockRecording(job: Job): boolean | 'failed' {
     const recDir = job.recording.dir;
-    const attempt = tryLock(path.join(job.stateDir, 'lock'), `ephys-make ${process.argv.slice(2).join(' ')}`.trim());
+    let attempt: ReturnType<typeof tryLock>;
+    try {
+      attempt = tryLock(path.join(job.stateDir, 'lock'), `ephys-make ${process.argv.slice(2).join(' ')}`.trim());
+    } catch (err) {
+      // A read-only recording folder or a full disk: nothing of this recording can run; the others
+      // go on with -k.
+      if (!isSystemError(err)) throw err;
+      for (const e of this.order) if (e.job.recording.dir === recDir && e.state === 'queued') this.fail(e, `cannot lock the recording (${path.join(job.stateDir, 'lock')}): ${err.message}`);
+      return 'failed';
+    }
     if (!attempt.ok) {
       const key = `${recDir}\0${attempt.holder.pid}`;
       if (!this.lockNoticed.has(key)) {
@@ -237,8 +296,9 @@ export class Scheduler {
     }
   }
 
-  private launch(e: Entry, grant: Grant): void {
+  private launch(e: Entry, grant: Grant, space?: SpaceNeed): void {
     e.state = 'running';
+    if (space) this.reserved.set(e.job.id, space);
     const started = Date.now();
     const env = { ...this.o.env, ...slotEnvironment(grant.slots), EPHYS_MAKE_JOB: e.job.id };
     this.o.emit({ type: 'job-started', job: e.job, reason: e.reason, attempt: e.attempt, slots: grant.slots });
@@ -248,18 +308,24 @@ export class Scheduler {
     });
     this.running.set(e.job.id, { exec, grant });
     exec.outcome.then((out) => this.finished(e, out, grant, started), (err) => {
-      this.finished(e, { status: 'failed', message: `internal error: ${err?.stack ?? err}` }, grant, started);
+      this.finished(e, { status: 'failed', message: isSystemError(err) ? err.message : `internal error: ${err?.stack ?? err}` }, grant, started);
     });
   }
 
   private finished(e: Entry, out: JobOutcome, grant: Grant, started: number): void {
     grant.release();
     this.running.delete(e.job.id);
+    this.reserved.delete(e.job.id);
     const seconds = (Date.now() - started) / 1000;
     if (out.status === 'done') {
       e.state = 'done';
       this.o.emit({ type: 'job-finished', job: e.job, status: 'done', seconds });
-      jobSucceeded(e.job, (j) => this.entries.get(j.id)?.state === 'done' || this.settled.has(j.id));
+      try {
+        jobSucceeded(e.job, (j) => this.entries.get(j.id)?.state === 'done' || this.settled.has(j.id));
+      } catch (err) {
+        if (!isSystemError(err)) throw err;
+        this.o.emit({ type: 'message', level: 'warn', text: `${e.job.recording.name}: temporary outputs of ${e.job.stage.name}'s inputs not removed: ${err.message}` });
+      }
     } else if (out.status === 'interrupted') {
       e.state = 'skipped';
       this.o.emit({ type: 'job-finished', job: e.job, status: 'interrupted', seconds });

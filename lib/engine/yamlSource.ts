@@ -3,7 +3,7 @@
  * `/stages/kilosort/resources/gpu` can underline that exact place.
  */
 import fs from 'node:fs';
-import { parseDocument, LineCounter, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
+import { parseDocument, visit, LineCounter, isMap, isSeq, isScalar, isPair, type Alias, type Document, type Node } from 'yaml';
 import type { ErrorObject } from 'ajv';
 import { didYouMean, type Diagnostic, type SourceSpan } from '../base/diagnostic.js';
 
@@ -14,12 +14,22 @@ export interface YamlSource {
   value: unknown;
 }
 
+/** A pipeline or recording file is a page of settings: anything bigger is a mistake, not config. */
+export const maxYamlBytes = 1024 * 1024;
+/** Aliases expanded while reading: enough for any real file, far short of a "billion laughs". */
+const maxAliasCount = 1000;
+
 export function readYamlFile(file: string): { source?: YamlSource; diagnostics: Diagnostic[] } {
   let text: string;
   try {
+    const st = fs.statSync(file);
+    if (st.isDirectory()) return { diagnostics: [{ file, message: 'a folder, not a YAML file' }] };
+    if (st.size > maxYamlBytes) {
+      return { diagnostics: [{ file, message: `${(st.size / 1024 / 1024).toFixed(1)} MB is far more than any settings file (at most ${maxYamlBytes / 1024 / 1024} MB is read): is it the right file?` }] };
+    }
     text = fs.readFileSync(file, 'utf8');
   } catch (err: any) {
-    return { diagnostics: [{ file, message: `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}` }] };
+    return { diagnostics: [{ file, message: `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message}` }] };
   }
   return parseYamlText(file, text);
 }
@@ -32,7 +42,30 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
     return { file, line: at.line, column: at.col, length: Math.max(1, e.pos[1] - e.pos[0]), message: `invalid YAML: ${e.message.split('\n')[0]}` };
   });
   if (diagnostics.length) return { diagnostics };
-  return { source: { file, doc, lines, value: doc.toJS({ maxAliasCount: 1000 }) ?? {} }, diagnostics };
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount }) ?? {};
+  } catch (err) {
+    return { diagnostics: [aliasProblem(file, doc, lines, err)] };
+  }
+  return { source: { file, doc, lines, value }, diagnostics };
+}
+
+/** toJS throws on an alias with no anchor and on aliases that expand without end: say where. */
+function aliasProblem(file: string, doc: Document.Parsed, lines: LineCounter, err: unknown): Diagnostic {
+  const aliases: Alias[] = [];
+  visit(doc, { Alias(_, node) { aliases.push(node); } });
+  const at = (node: Alias | undefined) => {
+    if (!node?.range) return { file };
+    const p = lines.linePos(node.range[0]);
+    return { file, line: p.line, column: p.col, length: Math.max(1, node.range[1] - node.range[0]) };
+  };
+  const unresolved = aliases.find((a) => !a.resolve(doc));
+  if (unresolved) return { ...at(unresolved), message: `invalid YAML: alias '*${unresolved.source}' has no anchor '&${unresolved.source}' before it` };
+  if (/alias count|resource exhaustion/i.test(String((err as Error)?.message))) {
+    return { ...at(aliases[0]), message: `invalid YAML: its aliases expand to more than ${maxAliasCount} copies (aliases of aliases); refusing to read it` };
+  }
+  return { file, message: `invalid YAML: ${(err as Error)?.message ?? err}` };
 }
 
 function spanOf(src: YamlSource, range: [number, number, number] | null | undefined): SourceSpan {

@@ -46,12 +46,14 @@ export function openEventLog(file: string, onError: (message: string) => void = 
         // One write per line on an O_APPEND descriptor: lines of two writers never interleave.
         fs.writeSync(fd, line);
         written += line.length;
-        if (written > rotateBytes) { fs.closeSync(fd); open(); }
+        if (written > rotateBytes) { const old = fd; fd = -1; fs.closeSync(old); open(); }
       } catch (err: any) {
-        // A full disk must not stop the watch; say so once and stop logging.
-        onError(`cannot write the event log ${file}: ${err.message}; events are no longer logged there`);
-        try { fs.closeSync(fd); } catch { /* already unusable */ }
+        // A full disk must not stop the watch; say so once and stop logging. The log is closed
+        // before saying so: the warning is an event too, and comes back here.
+        const broken = fd;
         fd = -1;
+        if (broken >= 0) try { fs.closeSync(broken); } catch { /* already unusable */ }
+        onError(`cannot write the event log ${file}: ${err.message}; events are no longer logged there`);
       }
     },
     close() {
