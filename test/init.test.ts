@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import YAML from 'yaml';
-import { binPath, repoRoot, runCli, tempDir, timed, writeFile } from './rig.js';
+import { binPath, fixturesDir, repoRoot, runCli, tempDir, timed, writeFile } from './rig.js';
 
 /** No Python on PATH and no venv: init must fall back to the built-in chain. */
 const noPython = () => ({ PATH: tempDir('empty-path-'), VIRTUAL_ENV: undefined, CONDA_PREFIX: undefined, npm_command: undefined });
@@ -161,7 +161,7 @@ test('a Python that imports ecephys_spike_sorting: the Allen chain, stages it ca
 
   const r = await runCli(['init', 'data', '--python', python], { cwd: dir, env: { npm_command: undefined } });
   assert.is(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, new RegExp(`^wrote pipeline\\.yaml: the Allen chain, with ${python} \\(no MATLAB engine: the built-in sorter stands in for Kilosort\\)$`, 'm'));
+  assert.match(r.stdout, new RegExp(`^wrote pipeline\\.yaml: the Allen chain, with ${python} \\(no Python with kilosort and torch: the built-in sorter stands in for Kilosort\\)$`, 'm'));
   assert.match(r.stdout, /^ {2}- median_subtraction runs built in; /m);
   const p = YAML.parse(fs.readFileSync(path.join(dir, 'pipeline.yaml'), 'utf8'));
   assert.is(p.python, python);
@@ -182,6 +182,23 @@ test('a Python that imports ecephys_spike_sorting: the Allen chain, stages it ca
   const found = await runCli(['init', 'data'], { cwd: dir, env: { ...noPython(), VIRTUAL_ENV: venv } });
   assert.is(found.code, 0, found.stdout + found.stderr);
   assert.is(YAML.parse(fs.readFileSync(path.join(dir, 'pipeline.yaml'), 'utf8')).python, python);
+
+  // Kilosort 4 importable (the stand-in packages of its tests), torch without CUDA: it sorts on the CPU.
+  fs.rmSync(path.join(dir, 'pipeline.yaml'));
+  const ksVenv = path.join(dir, 'ksvenv');
+  writeFile(ksVenv, 'bin/python', `#!/bin/sh\nPYTHONPATH=${path.join(fixturesDir, 'kilosort')} exec ${python3} "$@"\n`);
+  fs.chmodSync(path.join(ksVenv, 'bin', 'python'), 0o755);
+  const ks = await runCli(['init', 'data', '--python', python], { cwd: dir, env: { ...noPython(), VIRTUAL_ENV: ksVenv } });
+  assert.is(ks.code, 0, ks.stdout + ks.stderr);
+  assert.match(ks.stdout, new RegExp(`^wrote pipeline\\.yaml: the Allen chain, with ${python}; Kilosort 4 with ${ksVenv}/bin/python$`, 'm'));
+  assert.match(ks.stdout, /^ {2}- kilosort: Kilosort 4 with \S+ on the CPU \(its torch sees no CUDA device\): slow; /m);
+  const kp = YAML.parse(fs.readFileSync(path.join(dir, 'pipeline.yaml'), 'utf8'));
+  assert.is(kp.stages.kilosort.module, 'kilosort4');
+  assert.is(kp.stages.kilosort.python, path.join(ksVenv, 'bin', 'python'));
+  assert.is(kp.stages.kilosort.params.kilosort4_params.device, 'cpu');
+  const ksDoctor = await runCli(['doctor'], { cwd: dir });
+  assert.is(ksDoctor.code, 0, ksDoctor.stdout + ksDoctor.stderr);
+  assert.match(ksDoctor.stdout, /^ok       kilosort: kilosort \S+ and torch \S+ import; jobs will run on cpu/m);
 
   // Given, but without the modules: an error, nothing written.
   fs.rmSync(path.join(dir, 'pipeline.yaml'));

@@ -18,17 +18,19 @@ import { findProgram } from './findProgram.js';
 import { openEphysMatch, scanForRecordings, type FoundRecording } from './initScan.js';
 import { makePipeline, type PipelineChoices } from './initPipeline.js';
 
-interface PythonFound { python: string; hasMatlab: boolean }
+interface PythonFound { python: string; sorter: PipelineChoices['sorter'] }
 
-/** Runs `code` with the interpreter: did it exit 0, and if not, the last line it printed. */
-function runPython(python: string, code: string, env: NodeJS.ProcessEnv): { ok: boolean; why: string } {
+/** Runs `code` with the interpreter: did it exit 0, what it printed, and if it failed, its last words. */
+function runPython(python: string, code: string, env: NodeJS.ProcessEnv): { ok: boolean; out: string; why: string } {
   const argv = interpreterArgv(python);
   const r = spawnSync(argv[0], [...argv.slice(1), '-c', code], { env, encoding: 'utf8', timeout: 60_000 });
   const why = r.error ? (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : r.error.message : (r.stderr ?? '').trim().split('\n').pop() ?? `exit status ${r.status}`;
-  return { ok: r.status === 0, why };
+  return { ok: r.status === 0, out: (r.stdout ?? '').trim(), why };
 }
 
 const importCheck = 'import ecephys_spike_sorting';
+/** Prints whether torch sees a CUDA device. */
+const kilosortCheck = 'import kilosort, torch; print(torch.cuda.is_available())';
 
 
 /** The interpreters worth trying when none is given: an active venv or conda env, then PATH's. */
@@ -105,8 +107,17 @@ export async function init(o: CliOptions, io: Io): Promise<number> {
     const r = runPython(candidate, importCheck, io.env);
     if (!r.ok) { tried.push(`${candidate} (${r.why})`); continue; }
     // A given interpreter is written as given (a conda:ENV, a wrapper); a found one by its full path.
-    py = { python: o.python ?? findProgram(candidate, io.env) ?? candidate, hasMatlab: runPython(candidate, 'import matlab.engine', io.env).ok };
+    py = { python: o.python ?? findProgram(candidate, io.env) ?? candidate, sorter: { kind: 'builtin_sorter' } };
     break;
+  }
+  // Kilosort 4 often has an environment of its own: the Allen one first, then the others.
+  if (py) {
+    for (const candidate of [py.python, ...pythonCandidates(io.env)]) {
+      const r = runPython(candidate, kilosortCheck, io.env);
+      if (!r.ok) continue;
+      py.sorter = { kind: 'kilosort4', python: candidate === py.python ? py.python : findProgram(candidate, io.env) ?? candidate, cpu: r.out !== 'True' };
+      break;
+    }
   }
   if (o.python && !py) {
     io.err(`ephys-make init: --python ${o.python} cannot import ecephys_spike_sorting: ${tried[0]?.replace(/^.*? \(/, '').replace(/\)$/, '')}; nothing written\n`);
@@ -122,7 +133,7 @@ export async function init(o: CliOptions, io: Io): Promise<number> {
   const choices: PipelineChoices = {
     chain: py ? 'allen' : 'builtin',
     python: py?.python,
-    sorter: py?.hasMatlab ? 'kilosort_helper' : 'builtin_sorter',
+    sorter: py?.sorter ?? { kind: 'builtin_sorter' },
     layout,
     root,
     match: layout === 'spikeglx' ? '**/*.ap.bin' : openEphysMatch(recs),
@@ -150,7 +161,7 @@ export async function init(o: CliOptions, io: Io): Promise<number> {
   fs.rmSync(tmp, { force: true });
 
   io.out(`\nwrote ${shownOut}: ${py
-    ? `the Allen chain, with ${py.python}${py.hasMatlab ? '' : ' (no MATLAB engine: the built-in sorter stands in for Kilosort)'}`
+    ? `the Allen chain, with ${py.python}${py.sorter.kind === 'kilosort4' ? `; Kilosort 4 with ${py.sorter.python}` : ' (no Python with kilosort and torch: the built-in sorter stands in for Kilosort)'}`
     : `the built-in chain (no Python that imports ecephys_spike_sorting: tried ${tried.join(', ')}; give one with --python)`}\n`);
 
   const left = [...made.notes];

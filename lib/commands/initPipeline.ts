@@ -16,8 +16,8 @@ export interface PipelineChoices {
   chain: 'allen' | 'builtin';
   /** The `python:` value (Allen chain). */
   python?: string;
-  /** Kilosort 2 through MATLAB where the MATLAB engine imports, else the built-in sorter. */
-  sorter: 'kilosort_helper' | 'builtin_sorter';
+  /** Kilosort 4 with a Python that imports kilosort and torch (on the CPU where torch sees no CUDA), else the built-in sorter. */
+  sorter: { kind: 'kilosort4'; python: string; cpu: boolean } | { kind: 'builtin_sorter' };
   layout: FoundLayout;
   root: string;
   match: string;
@@ -79,18 +79,29 @@ export function makePipeline(c: PipelineChoices): MadePipeline {
         + ' (SpikeBandMedianSubtraction) reads 384-channel files only; to use it, see the shipped pipeline.yaml.';
     }
     notes.push('median_subtraction runs built in; the Allen program (SpikeBandMedianSubtraction, 384-channel files only) is the commented alternative in the shipped pipeline.yaml');
-    if (c.sorter === 'builtin_sorter') {
-      const ks = stageNode(doc, 'kilosort');
+    const ks = stageNode(doc, 'kilosort');
+    if (c.sorter.kind === 'kilosort4' && ks.get('module') === 'kilosort4') {
+      ks.set('python', c.sorter.python);
+      if (c.sorter.cpu) {
+        ks.setIn(['params', 'kilosort4_params', 'device'], 'cpu');
+        notes.push(`kilosort: Kilosort 4 with ${c.sorter.python} on the CPU (its torch sees no CUDA device): slow; with a CUDA build of torch, set kilosort4_params.device: auto`);
+      } else {
+        notes.push(`kilosort: Kilosort 4 with ${c.sorter.python}, on the GPU of the job's gpu pool slot`);
+      }
+    } else {
+      // Only the sections every sorter's input JSON has stay: the Kilosort ones are not the built-in's.
       ks.set('run', 'builtin');
       ks.set('module', 'builtin_sorter');
-      ks.delete('resources');
-      ks.delete('space');
-      ks.deleteIn(['params', 'kilosort_helper_params']);
-      ks.commentBefore = ' The built-in quick-look sorter stands in for Kilosort here (no MATLAB engine for Python was\n'
-        + ' found); same files out. For Kilosort 2 through MATLAB: run: python-module, module: kilosort_helper\n'
-        + ' and its kilosort_helper_params, as in the shipped pipeline.yaml.';
-    } else {
-      notes.push(`stages.kilosort.params.kilosort_helper_params.kilosort_repository: set it to your Kilosort 2 folder (now ${String(doc.getIn(['stages', 'kilosort', 'params', 'kilosort_helper_params', 'kilosort_repository']))})`);
+      for (const key of ['python', 'resources', 'space', 'in_place']) ks.delete(key);
+      const params = ks.get('params', true) as unknown as YAMLMap | undefined;
+      for (const item of [...(params?.items ?? [])]) {
+        const section = String((item.key as any).value);
+        if (section !== 'directories' && section !== 'ephys_params') params!.delete(section);
+      }
+      ks.commentBefore = ' The built-in quick-look sorter stands in for Kilosort here (no Python with kilosort and torch\n'
+        + ' was found); same files out. For Kilosort 4: run: python-module, module: kilosort4, python: and\n'
+        + ' kilosort4_params as in the shipped pipeline.yaml (ephys-make help kilosort4).';
+      notes.push('kilosort: the built-in quick-look sorter stands in for Kilosort 4 (no Python with kilosort and torch was found); see the comment on that stage');
     }
   }
 
