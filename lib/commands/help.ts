@@ -76,6 +76,15 @@ outside SLURM is named and left alone (stop its ephys-make with Ctrl-C).
 examples:
   $0 cancel                      everything this root has on SLURM
   $0 cancel kilosort --dir data/SC048_g0`,
+  'verify-backup': `Reads every backed-up file back from its disk and compares it with its manifest line; reports
+files that are missing, changed, or there without a manifest line. Without --dir, the backups the
+pipeline's backup stages make, recording by recording; with --dir, every backup found under D (a
+backup root, or a folder in it), which works after the recording itself is gone. Exits 0 when
+every file matches, 1 when one is missing or changed or a recording has no backup yet.
+
+examples:
+  $0 verify-backup
+  $0 verify-backup --dir /mnt/backup1`,
   'input-json': `Prints the input JSON a job of STAGE would get (layered from the shared params, the stage's
 params, the recording's .meta / structure.oebin, its ephys-make.yaml and --set, with the
 schema's defaults filled in), without running anything. One recording: that JSON; several:
