@@ -26,20 +26,26 @@ export interface FollowOptions {
 
 type Phase = 'queued' | 'running' | 'ended';
 
+/** One poll in this many asks SLURM too. */
+const slurmEvery = 4;
+
 export async function followJobs(jobs: Followed[], o: FollowOptions): Promise<FollowSummary> {
   const summary: FollowSummary = { done: 0, failed: 0, notRun: 0, stopped: false };
   const phase = new Map<Followed, Phase>(jobs.map((f) => [f, 'queued']));
   let stop = false;
   void o.stopped.then(() => { stop = true; });
   let warned = '';
-  while (!stop) {
+  for (let poll = 0; !stop; poll++) {
     const open = jobs.filter((f) => phase.get(f) !== 'ended');
     if (!open.length) break;
     const dirs = [...new Set(open.map((f) => f.job.recording.dir))];
-    const r = await reconcilePlans(dirs.map((dir) => ({ recording: { dir }, jobs: o.recordingJobs(dir) })), o.env);
-    if (r.error && r.error !== warned) {
-      warned = r.error;
-      o.emit({ type: 'message', level: 'warn', text: `cannot ask SLURM about the jobs: ${r.error}` });
+    // The jobs' own records say most; SLURM is asked less often, for the ends no record tells.
+    if (poll % slurmEvery === slurmEvery - 1) {
+      const r = await reconcilePlans(dirs.map((dir) => ({ recording: { dir }, jobs: o.recordingJobs(dir) })), o.env);
+      if (r.error && r.error !== warned) {
+        warned = r.error;
+        o.emit({ type: 'message', level: 'warn', text: `cannot ask SLURM about the jobs: ${r.error}` });
+      }
     }
     const states = new Map(dirs.map((d) => [d, readState(open.find((f) => f.job.recording.dir === d)!.job.stateDir)]));
     for (const f of open) {
