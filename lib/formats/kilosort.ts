@@ -374,9 +374,16 @@ export function loadKilosortFolder(dir: string, opts: LoadKilosortOptions): Kilo
     }
     checkLength(dir, 'pc_features.npy', hPc.shape[0], n, timesName);
     [, pcCount, pcChannelCount] = hPc.shape;
+    if (pcCount === 0 || pcChannelCount === 0) {
+      throw new StageError(`${path.join(dir, 'pc_features.npy')}: shape ${shapeText(hPc.shape)}; expected at least one PC on at least one channel per spike (Kilosort 2: (N, 3, 32), Kilosort 4: (N, 6, 10))`);
+    }
     note('pc_features.npy', hPc);
     const hInd = header(dir, 'pc_feature_ind.npy', 'PC channel indices (templates x channels)');
     checkDtype(dir, 'pc_feature_ind.npy', hInd, integerDtypes, 'integer channel indices');
+    if (hInd.shape.length === 2 && hInd.shape[0] === templateCount && hInd.shape[1] === pcCount && pcCount !== pcChannelCount) {
+      // Kilosort 4 holds its features as (spikes, channels, PCs) and swaps the axes only for Phy.
+      throw new StageError(`${path.join(dir, 'pc_features.npy')}: shape ${shapeText(hPc.shape)} has the ${pcCount} channels of pc_feature_ind.npy ${shapeText(hInd.shape)} on its second axis: PCs and channels swapped; expected (spikes, PCs, channels), as Kilosort writes it for Phy (Kilosort 2: (N, 3, 32), Kilosort 4: (N, 6, 10))`);
+    }
     if (hInd.shape.length !== 2 || hInd.shape[0] !== templateCount || hInd.shape[1] !== pcChannelCount) {
       throw new StageError(`${path.join(dir, 'pc_feature_ind.npy')}: shape ${shapeText(hInd.shape)}; expected (${templateCount}, ${pcChannelCount}): one row per template of templates.npy, one column per channel of pc_features.npy`);
     }

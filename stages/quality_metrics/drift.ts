@@ -13,11 +13,12 @@ import type { UnitSpikes } from './unitSpikes.js';
  * ecephys' get_spike_depths: first PC per channel, negatives set to 0, squared (float32) as
  * weights; depth = sum(channel index x weight) / sum(weight) x 10. The numerator is a float64 sum
  * and the denominator a float32 sum, in numpy's order. A spike with no positive weight gets NaN
- * (0 / 0), which makes its interval's median NaN.
+ * (0 / 0), which makes its interval's median NaN. `firstPcSign` -1 negates the first PC first
+ * (pcPolarity.ts).
  */
 export function spikeDepths(
   spikes: Pick<UnitSpikes, 'templates' | 'sourceRow'>, pcFeatures: Float32Array, pcCount: number,
-  pcChannelCount: number, pcFeatureInd: Uint32Array,
+  pcChannelCount: number, pcFeatureInd: Uint32Array, firstPcSign: 1 | -1 = 1,
 ): Float64Array {
   const n = spikes.templates.length;
   const depths = new Float64Array(n);
@@ -28,7 +29,7 @@ export function spikeDepths(
     const src = spikes.sourceRow[e] * rowSize;
     const ind = spikes.templates[e] * pcChannelCount;
     for (let k = 0; k < pcChannelCount; k++) {
-      const v = pcFeatures[src + k];
+      const v = firstPcSign < 0 ? -pcFeatures[src + k] : pcFeatures[src + k];
       const w = v < 0 ? 0 : v;
       power[k] = w * w; // rounded to float32 on store, as numpy squares float32
       weighted[k] = pcFeatureInd[ind + k] * power[k];

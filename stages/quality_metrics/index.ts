@@ -29,12 +29,14 @@ import { WorkerPool } from './workerPool.js';
 import { SubsampleDump } from './subsampleDump.js';
 import { channelRange } from './pcFeatureRows.js';
 import { drawPcSubsamples } from './pcSubsamples.js';
+import { firstPcPolarity } from './pcPolarity.js';
 import { formatCsv, readCsvTable, mergeTables, type Table } from './metricsTable.js';
-import type { PcData, PcParams } from './pcData.js';
+import type { PcChannelRule, PcData, PcParams } from './pcData.js';
 import type { WorkerTask } from './worker.js';
 
 export const stage: BuiltinStage = {
-  version: '1',
+  // 2: PC metrics on Kilosort 4 folders (sharedChannels.ts, pcPolarity.ts); Kilosort 2's unchanged.
+  version: '2',
   run: runQualityMetrics,
 };
 
@@ -131,6 +133,21 @@ function unitCost(s: UnitSpikes, peaks: Int32Array, p: QualityMetricsParams, max
   return rows * 30 + nn * nn * 0.1;
 }
 
+/** How many units have PC metrics, and on how many channels: a folder the rules fit badly shows here. */
+function pcCoverage(nnHitRate: Float64Array, isolationDistance: Float64Array, channels: Int32Array): string {
+  const units = nnHitRate.length;
+  const used: number[] = [];
+  let isolated = 0;
+  for (let u = 0; u < units; u++) {
+    if (Number.isNaN(nnHitRate[u])) continue;
+    used.push(channels[u]);
+    if (!Number.isNaN(isolationDistance[u])) isolated++;
+  }
+  used.sort((a, b) => a - b);
+  const spread = used.length ? `, on ${used[0]} to ${used[used.length - 1]} channels (median ${used[used.length >> 1]})` : '';
+  return `PC metrics for ${used.length} of ${units} units${spread}; isolation distance for ${isolated}; the others have too few spikes or no neighbours`;
+}
+
 async function pcMetrics(
   s: UnitSpikes, ks: ReturnType<typeof loadKilosortFolder>, p: QualityMetricsParams, ctx: BuiltinContext,
   report: (units: number) => void,
@@ -141,11 +158,24 @@ async function pcMetrics(
   const { pcCount, pcChannelCount } = ks;
   let maxChannel = 0;
   for (let i = 0; i < pcFeatureInd.length; i++) if (pcFeatureInd[i] > maxChannel) maxChannel = pcFeatureInd[i];
-  const templatePeaks = templatePeakChannels(s, pcFeatures, pcCount, pcChannelCount, pcFeatureInd, ks.templateCount);
+  // The sorter is recognised from templates.npy (lib/formats/kilosort.ts): Kilosort 2's folders
+  // are read exactly as the module reads them; Kilosort 4's need the rules it lacks.
+  const channelRule: PcChannelRule = ks.templateLayout.sorter === 'kilosort4' ? 'shared' : 'module';
+  let firstPcSign: 1 | -1 = 1;
+  const layout = `${pcCount} PCs on ${pcChannelCount} channels per template`;
+  if (channelRule === 'shared') {
+    const polarity = firstPcPolarity(s, pcFeatures, pcCount, pcChannelCount, ks.templateCount);
+    firstPcSign = polarity.sign;
+    ctx.log(`PC features: Kilosort 4 layout (${layout}): each unit compared on the channels of its window that it and the neighbours sharing its peak channel all have (docs/kilosort4.md)`);
+    ctx.log(`first PC ${firstPcSign < 0 ? 'negative' : 'positive'} on the largest channel of ${firstPcSign < 0 ? polarity.negativeTemplates : polarity.templates - polarity.negativeTemplates} of ${polarity.templates} templates${firstPcSign < 0 ? ': its sign is turned for peak channels and depths' : ''}`);
+  } else {
+    ctx.log(`PC features: Kilosort 2 layout (${layout}): channels compared as the Allen module does`);
+  }
+  const templatePeaks = templatePeakChannels(s, pcFeatures, pcCount, pcChannelCount, pcFeatureInd, ks.templateCount, firstPcSign);
   const unitPeakChannel = unitPeakChannels(s, templatePeaks);
   const pc: PcData = {
     spikes: { templates: s.templates, sourceRow: s.sourceRow, unitOf: s.unitOf, clusterIds: s.clusterIds, unitStart: s.unitStart, spikesByUnit: s.spikesByUnit },
-    pcFeatures, pcCount, pcChannelCount, pcFeatureInd, unitPeakChannel, maxChannel,
+    pcFeatures, pcCount, pcChannelCount, pcFeatureInd, unitPeakChannel, maxChannel, channelRule,
   };
   const params: PcParams = {
     numChannelsToCompare: p.numChannelsToCompare, maxSpikesForUnit: p.maxSpikesForUnit,
@@ -171,13 +201,16 @@ async function pcMetrics(
     order.sort((a, b) => cost[b] - cost[a]);
     let done = 0;
     let phaseStart = Date.now();
+    const channelsUsed = new Int32Array(units);
     await pool.run(order.map((u): WorkerTask => ({ type: 'unit', unit: u, draws: subsamples[u] })), (reply) => {
       if (reply.type !== 'unit') return;
       const u = reply.unit;
       [out.isolationDistance[u], out.lRatio[u], out.dPrime[u], out.nnHitRate[u], out.nnMissRate[u]] = reply.values;
+      channelsUsed[u] = reply.channels;
       report(++done);
     }, ctx.signal);
     ctx.log(`PC metrics of ${units} units: ${((Date.now() - phaseStart) / 1000).toFixed(1)} s on ${Math.max(1, pool.size)} thread(s)`);
+    ctx.log(pcCoverage(out.nnHitRate, out.isolationDistance, channelsUsed));
     phaseStart = Date.now();
 
     // Silhouette: a random sample of the epoch's spikes, distance sums split into a fixed number
@@ -206,7 +239,7 @@ async function pcMetrics(
   }
   const driftStart = Date.now();
 
-  const depths = spikeDepths(s, pcFeatures, pcCount, pcChannelCount, pcFeatureInd);
+  const depths = spikeDepths(s, pcFeatures, pcCount, pcChannelCount, pcFeatureInd, firstPcSign);
   const { starts, ends } = driftIntervals(s.minTime, s.maxTime, p.driftIntervalS);
   for (let u = 0; u < units; u++) {
     const idx = spikesOf(s, u);

@@ -4,6 +4,14 @@
  */
 import type { UnitSpikes } from './unitSpikes.js';
 
+/**
+ * Which channels a unit's PC metrics compare on. `module`: the Allen module's rule, for Kilosort 2's
+ * layout (32 PC channels per template): every channel of the unit's window, in the PC channels of
+ * each unit taken. `shared`: for Kilosort 4's layout (10 PC channels per cluster), where that rule
+ * finds almost nothing: the window's channels the unit and its neighbours all have (sharedChannels.ts).
+ */
+export type PcChannelRule = 'module' | 'shared';
+
 export interface PcData {
   spikes: Pick<UnitSpikes, 'templates' | 'sourceRow' | 'unitOf' | 'clusterIds' | 'unitStart' | 'spikesByUnit'>;
   /** [rows][pcCount][pcChannelCount] in C order, rows as in the Kilosort files. */
@@ -16,6 +24,7 @@ export interface PcData {
   unitPeakChannel: Int32Array;
   /** max(pc_feature_ind): the last channel a unit's channel set may reach. */
   maxChannel: number;
+  channelRule: PcChannelRule;
 }
 
 export interface PcParams {
@@ -25,3 +34,6 @@ export interface PcParams {
   nNeighbors: number;
   seed: number;
 }
+
+/** A unit's drawn spikes (at least two) grouped by template, ascending, and those templates. */
+export interface DrawnUnit { unit: number; ordered: Int32Array; templates: number[] }

@@ -1,9 +1,11 @@
 /**
  * The feature rows the PC metrics of one unit are computed on (the module's `all_pcs`): every unit
  * whose peak channel lies within `num_channels_to_compare` channels of this unit's peak contributes
- * its PCs on those channels, subsampled, in the module's row order.
+ * its PCs on the channels compared, subsampled, in the module's row order. Which channels, and
+ * which units take part, is the folder's channel rule (pcData.ts).
  */
-import type { PcData, PcParams } from './pcData.js';
+import { selectSharedChannels } from './sharedChannels.js';
+import type { DrawnUnit, PcData, PcParams } from './pcData.js';
 
 export interface PcRows {
   /** nRows x nFeatures, row-major; feature f = pc * channels + channel, as numpy reshapes (n, pcs, channels). */
@@ -13,6 +15,8 @@ export interface PcRows {
   nRows: number;
   nFeatures: number;
   channelCount: number;
+  /** Units whose spikes are among the rows, this one included when it is. */
+  unitsTaken: number;
 }
 
 /** The contiguous channel range around a unit's peak, clipped at 0 and at max(pc_feature_ind). */
@@ -25,36 +29,49 @@ export function channelRange(peak: number, numChannelsToCompare: number, maxChan
 
 /**
  * Build the rows for unit u from its subsample draws (see pcSubsamples.ts): each unit's drawn
- * spikes, grouped by template in ascending template order. A unit contributes nothing when any of
- * its drawn templates lacks one of the channels in its pc_feature_ind row, and nothing when it has
- * fewer than two spikes drawn: for a single spike the module's `np.squeeze` turns the template
- * mask into a scalar, the unit's PCs come back 4-D, and its caller leaves them out.
+ * spikes, grouped by template in ascending template order. Under the module's rule the channels
+ * are the whole window, and a unit contributes nothing when any of its drawn templates lacks one
+ * of them in its pc_feature_ind row. A unit with fewer than two spikes drawn contributes nothing
+ * under either rule: for a single spike the module's `np.squeeze` turns the template mask into a
+ * scalar, the unit's PCs come back 4-D, and its caller leaves them out.
  */
 export function buildPcRows(data: PcData, params: PcParams, u: number, draws: Array<{ unit: number; spikes: Int32Array }>): PcRows {
   const { spikes, pcFeatures, pcFeatureInd, pcCount, pcChannelCount } = data;
   const [lo, hi] = channelRange(data.unitPeakChannel[u], params.numChannelsToCompare, data.maxChannel);
-  const channelCount = hi - lo + 1;
+  const drawn: DrawnUnit[] = [];
+  for (const { unit, spikes: s } of draws) {
+    if (s.length < 2) continue;
+    const ordered = groupByTemplate(s, spikes.templates);
+    const templates: number[] = [];
+    for (let i = 0; i < ordered.length; i++) {
+      const t = spikes.templates[ordered[i]];
+      if (templates[templates.length - 1] !== t) templates.push(t);
+    }
+    drawn.push({ unit, ordered, templates });
+  }
+  const chosen = data.channelRule === 'shared'
+    ? selectSharedChannels(data, u, lo, hi, drawn)
+    : { channels: Array.from({ length: hi - lo + 1 }, (_, c) => lo + c), units: drawn };
+  const { channels } = chosen;
+  const channelCount = channels.length;
   const nFeatures = pcCount * channelCount;
   const accepted: Array<{ unit: number; ordered: Int32Array; columnOf: Map<number, Int32Array> }> = [];
   let nRows = 0;
-  for (const { unit: v, spikes: drawn } of draws) {
-    if (drawn.length < 2) continue;
-    const ordered = groupByTemplate(drawn, spikes.templates);
+  for (const { unit, ordered, templates } of chosen.units) {
     const columnOf = new Map<number, Int32Array>();
     let valid = true;
-    for (let i = 0; i < ordered.length && valid; i++) {
-      const t = spikes.templates[ordered[i]];
-      if (columnOf.has(t)) continue;
+    for (const t of templates) {
       const cols = new Int32Array(channelCount);
-      for (let c = 0; c < channelCount; c++) {
-        const k = firstIndexOf(pcFeatureInd, t * pcChannelCount, pcChannelCount, lo + c);
-        if (k < 0) { valid = false; break; }
+      for (let c = 0; c < channelCount && valid; c++) {
+        const k = firstIndexOf(pcFeatureInd, t * pcChannelCount, pcChannelCount, channels[c]);
+        if (k < 0) valid = false;
         cols[c] = k;
       }
+      if (!valid) break;
       columnOf.set(t, cols);
     }
     if (!valid) continue;
-    accepted.push({ unit: v, ordered, columnOf });
+    accepted.push({ unit, ordered, columnOf });
     nRows += ordered.length;
   }
   const rows = new Float64Array(nRows * nFeatures);
@@ -73,7 +90,7 @@ export function buildPcRows(data: PcData, params: PcParams, u: number, draws: Ar
       unitOfRow[r] = unit;
     }
   }
-  return { rows, unitOfRow, nRows, nFeatures, channelCount };
+  return { rows, unitOfRow, nRows, nFeatures, channelCount, unitsTaken: accepted.length };
 }
 
 function firstIndexOf(a: Uint32Array, start: number, n: number, value: number): number {

@@ -210,7 +210,12 @@ export function unitPcMetrics(data: PcData, params: PcParams, u: number, draws: 
   const own = Int32Array.from(ownList);
   const other = Int32Array.from(otherList);
   const d = rows.nFeatures;
-  const [isolationDistance, lRatio] = mahalanobisMetrics(rows.rows, d, own, other);
+  // Beyond the module, on Kilosort 4 folders only: with no more own spikes than features the
+  // unit's covariance is singular and the Mahalanobis metrics meaningless (near 1e17). Kilosort 2's
+  // 3 PCs x 7 channels are about the module's 20 spikes; 6 PCs on up to 13 channels are 78.
+  const [isolationDistance, lRatio] = data.channelRule === 'shared' && own.length <= d
+    ? [NaN, NaN]
+    : mahalanobisMetrics(rows.rows, d, own, other);
   const dPrime = ldaDPrime(rows.rows, d, own, other);
   const [nnHitRate, nnMissRate] = nearestNeighborMetrics(rows.rows, d, own, other, params.maxSpikesForNn, params.nNeighbors);
   return { metrics: { isolationDistance, lRatio, dPrime, nnHitRate, nnMissRate }, rows };

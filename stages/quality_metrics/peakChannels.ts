@@ -8,11 +8,13 @@ import type { UnitSpikes } from './unitSpikes.js';
 
 /**
  * Per template present in the epoch. The means are float32 sums in spike order divided in float32,
- * as numpy averages a float32 column, so near-ties between channels break the same way.
+ * as numpy averages a float32 column, so near-ties between channels break the same way. With
+ * `firstPcSign` -1 (a Kilosort 4 folder whose first PC has the other sign, pcPolarity.ts) the
+ * first PC is negated first.
  */
 export function templatePeakChannels(
   spikes: Pick<UnitSpikes, 'templates' | 'sourceRow'>, pcFeatures: Float32Array, pcCount: number,
-  pcChannelCount: number, pcFeatureInd: Uint32Array, templateCount: number,
+  pcChannelCount: number, pcFeatureInd: Uint32Array, templateCount: number, firstPcSign: 1 | -1 = 1,
 ): Int32Array {
   const f = Math.fround;
   const sums = new Float32Array(templateCount * pcChannelCount);
@@ -23,7 +25,10 @@ export function templatePeakChannels(
     counts[t]++;
     const src = spikes.sourceRow[e] * rowSize; // PC 0 comes first in each row
     const dst = t * pcChannelCount;
-    for (let k = 0; k < pcChannelCount; k++) sums[dst + k] = sums[dst + k] + pcFeatures[src + k];
+    for (let k = 0; k < pcChannelCount; k++) {
+      const v = pcFeatures[src + k];
+      sums[dst + k] = sums[dst + k] + (firstPcSign < 0 ? -v : v);
+    }
   }
   const peaks = new Int32Array(templateCount).fill(-1);
   for (let t = 0; t < templateCount; t++) {

@@ -13,7 +13,7 @@ export type WorkerTask =
   | { type: 'silhouette'; share: number; shares: number; input: SilhouetteInput };
 
 export type WorkerReply =
-  | { type: 'unit'; unit: number; values: number[] }
+  | { type: 'unit'; unit: number; values: number[]; channels: number; unitsTaken: number }
   | { type: 'silhouette'; share: number; sums: Float64Array }
   | { type: 'error'; message: string };
 
@@ -23,8 +23,11 @@ export interface WorkerSetup { pc: PcData; params: PcParams }
 export function runTask(setup: WorkerSetup, task: WorkerTask): WorkerReply {
   switch (task.type) {
     case 'unit': {
-      const { metrics: m } = unitPcMetrics(setup.pc, setup.params, task.unit, task.draws);
-      return { type: 'unit', unit: task.unit, values: [m.isolationDistance, m.lRatio, m.dPrime, m.nnHitRate, m.nnMissRate] };
+      const { metrics: m, rows } = unitPcMetrics(setup.pc, setup.params, task.unit, task.draws);
+      return {
+        type: 'unit', unit: task.unit, channels: rows.channelCount, unitsTaken: rows.unitsTaken,
+        values: [m.isolationDistance, m.lRatio, m.dPrime, m.nnHitRate, m.nnMissRate],
+      };
     }
     case 'silhouette':
       return { type: 'silhouette', share: task.share, sums: distanceSums(task.input, (a, b) => (a + b) % task.shares === task.share) };
