@@ -2,7 +2,8 @@
  * A folder laid out as Kilosort 4.1.5 writes it for Phy, made from a synthetic recording and its
  * ground truth, so that what the post-sorting stages report can be checked against what the
  * clusters really are. Each cluster is one ground-truth unit, or several merged into one cluster
- * as Kilosort 4 merges units it cannot tell apart (one template, one set of PC channels).
+ * as Kilosort 4 merges units it cannot tell apart (one template, one set of PC channels), or half
+ * of a unit split in two.
  *
  * Kilosort 4's files, shapes and dtypes (../shared reference: kilosort4.md): templates (K, 61, C)
  * with the trough at sample 20 and no padding; pc_features (N, 6, 10): each spike projected on 6
@@ -23,12 +24,16 @@ const nt = 61, troughAt = 20, pcs = 6, nearest = 10;
 export interface Kilosort4FolderOptions {
   /** Groups of ground-truth units that become one cluster each. */
   merge?: number[][];
+  /** Ground-truth units whose spikes alternate between two clusters, as a sorter splits a unit. */
+  split?: number[];
   firstPcSign?: 1 | -1;
 }
 
 export interface Kilosort4Folder {
-  /** Cluster id of each ground-truth unit. */
+  /** Cluster id of each ground-truth unit (of its first half when split). */
   clusterOfUnit: number[];
+  /** Cluster id of the second half of each split unit, in the order of `split`. */
+  secondHalfOf: number[];
   spikesPerCluster: number[];
 }
 
@@ -47,7 +52,9 @@ export function writeKilosort4Folder(
   for (const group of opts.merge ?? []) for (const u of group) leader[u] = Math.min(...group);
   const leaders = Array.from(new Set(leader)).sort((a, b) => a - b);
   const clusterOfUnit = leader.map((l) => leaders.indexOf(l));
-  const K = leaders.length;
+  const split = opts.split ?? [];
+  const secondHalfOf = split.map((_, i) => leaders.length + i);
+  const K = leaders.length + split.length;
 
   // Snippets of every spike that fits in the file, on every probe channel, less each channel's median.
   const S = rec.savedChannels;
@@ -72,7 +79,14 @@ export function writeKilosort4Folder(
     for (let s = 0; s < nt; s++) for (let c = 0; c < C; c++) snippets[(n * nt + s) * C + c] = row[s * S + c] - baseline[c];
   });
   fs.closeSync(fd);
-  const clusterOf = Int32Array.from(order, (i) => clusterOfUnit[gtUnits[i]]);
+  const seen = new Map<number, number>();
+  const clusterOf = Int32Array.from(order, (i) => {
+    const u = gtUnits[i], half = split.indexOf(u);
+    if (half < 0) return clusterOfUnit[u];
+    const n = seen.get(u) ?? 0;
+    seen.set(u, n + 1);
+    return n % 2 ? secondHalfOf[half] : clusterOfUnit[u];
+  });
 
   // Templates: each cluster's mean snippet; its largest channel and the 10 nearest that one.
   const templates = new Float32Array(K * nt * C);
@@ -141,7 +155,7 @@ export function writeKilosort4Folder(
   const eye = Float32Array.from({ length: C * C }, (_, i) => (i % (C + 1) === 0 ? 1 : 0));
   for (const name of ['whitening_mat', 'whitening_mat_dat', 'whitening_mat_inv']) save(name, 'float32', [C, C], eye);
   save('similar_templates', 'float32', [K, K], Float32Array.from({ length: K * K }, (_, i) => (i % (K + 1) === 0 ? 1 : 0)));
-  fs.writeFileSync(path.join(dir, 'cluster_KSLabel.tsv'), `cluster_id\tKSLabel\n${leaders.map((_, k) => `${k}\tgood\n`).join('')}`);
+  fs.writeFileSync(path.join(dir, 'cluster_KSLabel.tsv'), `cluster_id\tKSLabel\n${counts.map((_, k) => `${k}\tgood\n`).join('')}`);
   fs.writeFileSync(path.join(dir, 'params.py'), `n_channels_dat = ${S}\noffset = 0\nsample_rate = 30000.0\ndtype = 'int16'\nhp_filtered = False\ndat_path = [${JSON.stringify(rec.apFile)}]\n`);
-  return { clusterOfUnit, spikesPerCluster: counts };
+  return { clusterOfUnit, secondHalfOf, spikesPerCluster: counts };
 }
