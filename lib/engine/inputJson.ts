@@ -175,13 +175,34 @@ export interface BuildContext {
   sets: SetValue[];
 }
 
+interface StageBase {
+  schemaFile?: string;
+  schema?: ReturnType<typeof loadStageSchema>;
+  keep: (section: string) => boolean;
+  /** pipeline.yaml's shared sections the stage takes, under its own params: the same for every recording. */
+  json: Record<string, any>;
+}
+
+const stageBases = new WeakMap<Stage, StageBase>();
+
+function stageBase(pipeline: Pipeline, stage: Stage): StageBase {
+  let b = stageBases.get(stage);
+  if (!b) {
+    const schemaFile = schemaFileFor(stage);
+    const schema = schemaFile ? loadStageSchema(schemaFile) : undefined;
+    const wanted = sectionsOf(pipeline, stage);
+    const keep = (k: string) => wanted.has(k);
+    b = { schemaFile, schema, keep, json: deepMerge(pick(pipeline.params, keep), stage.params) };
+    stageBases.set(stage, b);
+  }
+  return b;
+}
+
 export function buildInputJson(c: BuildContext): Result<JobInput> {
   const { pipeline, stage } = c;
-  const schemaFile = schemaFileFor(stage);
-  const schema = schemaFile ? loadStageSchema(schemaFile) : undefined;
-  const wanted = sectionsOf(pipeline, stage);
-  const keep = (k: string) => wanted.has(k);
-  let json: Record<string, any> = deepMerge(pick(pipeline.params, keep), stage.params);
+  // Merging never changes its arguments, so the shared base is safe to start from every time.
+  const { schemaFile, schema, keep, json: base } = stageBase(pipeline, stage);
+  let json = base;
   const origins = new Map<string, string>();
   const note = (o: Record<string, any>, source: string, prefix = '') => {
     for (const [k, v] of Object.entries(o)) { if (isPlainObject(v)) note(v, source, `${prefix}${k}.`); else origins.set(prefix + k, source); }

@@ -74,8 +74,8 @@ export function engineVars(rec: Recording, stage: Stage, jobDir: string): Record
     output: rec.output,
     marker: rec.marker,
     stage: stage.name,
-    input_json: path.join(jobDir, 'input.json'),
-    output_json: path.join(jobDir, 'output.json'),
+    input_json: `${jobDir}/input.json`,
+    output_json: `${jobDir}/output.json`,
   };
 }
 
@@ -110,7 +110,8 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
     // Paths each job would write, checked against the recording's own files once all are known.
     const writes: Array<{ job: Job; file: string; segs: string[] }> = [];
     for (const stage of stages) {
-      const jobDir = path.join(sd, stage.name);
+      // Stage names are plain identifiers and the state folder absolute: no join needed.
+      const jobDir = `${sd}/${stage.name}`;
       const vars = engineVars(rec, stage, jobDir);
       const layersKey = `${stageInputKey(pipeline, stage, sets)}.${recKey}`;
       const resolve = (into: Diagnostic[]): Resolved | undefined => {
@@ -149,7 +150,7 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
       const job: Job = {
         id: `${rec.name}:${stage.name}`,
         stage, recording: rec, stateDir: sd, jobDir,
-        inputJsonPath: vars.input_json, outputJsonPath: vars.output_json, logPath: path.join(jobDir, 'log.txt'),
+        inputJsonPath: vars.input_json, outputJsonPath: vars.output_json, logPath: `${jobDir}/log.txt`,
         get input() { return lazily().input; },
         get inputHash() { return vouched ? record.inputHash! : lazily().input.hash; },
         get inPlace() { return lazily().inPlace; },
