@@ -19,6 +19,18 @@ test('status: recordings x stages with up to date, stale (reason) and failed', t
   assert.match(r.stdout, /^2 recordings: 7 up to date, 1 stale$/m);
 }));
 
+test('status: a mistake every recording shares is said once, with how many recordings have it', timed(async () => {
+  const p = makeProject({ recordings: ['r1', 'r2', 'r3', 'r4'] });
+  const yaml = path.join(p.dir, 'pipeline.yaml');
+  fs.writeFileSync(yaml, fs.readFileSync(yaml, 'utf8').replace('outputs: ["{output}/d.out"]', 'outputs: ["{output}/{no_such_key}.out"]'));
+  const r = await p.run(['status']);
+  assert.is(r.code, 2);
+  assert.match(r.stdout, /^r4 +\? +\? +\? +\?$/m);
+  const said = r.stderr.match(/unknown placeholder \{no_such_key\}/g) ?? [];
+  assert.is(said.length, 1, r.stderr);
+  assert.match(r.stderr, /pipeline\.yaml:\d+:\d+ error: .*\(and in 3 more recordings\)/);
+}));
+
 test('graph: DOT by default, Mermaid on request, edges labelled by file', timed(async () => {
   const p = makeProject({ recordings: ['r1'] });
   const dot = await p.run(['graph']);

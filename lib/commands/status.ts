@@ -9,6 +9,7 @@ import { readState } from '../engine/record.js';
 import { assertNever } from '../engine/reason.js';
 import { jobStateOf, jobStateWords, type JobState } from '../engine/jobState.js';
 import type { Job } from '../engine/job.js';
+import type { Diagnostic } from '../base/diagnostic.js';
 
 const cellWords = [...Object.values(jobStateWords), 'backed up', '-'];
 
@@ -46,12 +47,14 @@ export async function status(o: CliOptions, io: Io): Promise<number> {
   // A recording is safe to free once every backup stage is up to date: its copies were read back and matched.
   const isBackup = (name: string) => planner.stages.some((s) => s.name === name && s.run === 'builtin' && s.module === 'backup');
   const backedUp: string[] = [];
+  // One pipeline mistake repeats in every recording: said once, at the end, with how many have it.
+  const rejected: Diagnostic[] = [];
   for (const rec of recordings) {
     const rp = planner.jobsOf(rec);
     if (!rp.ok) {
       problems++;
       line([rec.name, ...stages.map(() => '?')]);
-      printDiagnostics(io, rp.diagnostics);
+      rejected.push(...rp.diagnostics);
       continue;
     }
     const { jobs } = rp.value;
@@ -75,6 +78,7 @@ export async function status(o: CliOptions, io: Io): Promise<number> {
     if (backups && verified === backups) backedUp.push(rec.name);
     line(row);
   }
+  if (rejected.length) printDiagnostics(io, rejected);
   if (details.length) io.out('\n' + details.join('\n') + '\n');
   if (stages.some(isBackup)) io.out(`\nbacked up and verified: ${backedUp.length} of ${recordings.length} recordings${backedUp.length ? ` (${backedUp.join(', ')})` : ''}\n`);
   io.out(`\n${recordings.length} recordings: ${Object.entries(counts).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ') || 'no jobs'}\n`);
