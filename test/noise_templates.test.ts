@@ -12,7 +12,7 @@ import { findPeaks } from '../stages/noise_templates/findPeaks.js';
 import { cwtRickerRow } from '../stages/noise_templates/cwt.js';
 import { interpolateFrame, probeGrid } from '../stages/noise_templates/spatialPeaks.js';
 import { delaunay } from '../stages/noise_templates/delaunay.js';
-import { clean, makeTemplateFolder, seeded, siteX, siteY, type Unit } from '../bench/oracle/templateUnits.js';
+import { clean, makeTemplateFolder, randomUnits, seeded, siteX, siteY, type Unit } from '../bench/oracle/templateUnits.js';
 
 // The labels against the real Allen module: test/fidelity.test.ts. Here, scipy's own functions.
 const python = '/usr/bin/python3';
@@ -186,20 +186,5 @@ scipyTest('griddata cubic on the virtual grid agrees with scipy for a full chann
   });
 }));
 
-function randomUnits(seed: number, count: number): Unit[] {
-  const rand = seeded(seed);
-  return Array.from({ length: count }, () => {
-    const r = rand();
-    const u: Unit = { channel: 10 + Math.floor(rand() * 360), widthUm: 8 + rand() * 70, troughSample: 5 + Math.floor(rand() * 35) };
-    if (r < 0.3) u.delayPerUm = rand() * 0.08;
-    if (r > 0.5 && r < 0.8) u.roughness = { amount: rand(), seed: Math.floor(rand() * 1e6) };
-    if (r > 0.6) {
-      const at = Math.min(373, Math.max(10, u.channel + Math.round((rand() - 0.5) * 60)));
-      u.second = { channel: at, widthUm: 8 + rand() * 30, amplitude: 0.3 + rand() * 0.7 };
-    }
-    if (r > 0.97) u.singleChannel = true;
-    return u;
-  });
-}
 
 test.run();
