@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { allenFromEnvironment } from './oracle/allen.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const hostPath = path.resolve(here, '..', 'lib', 'builtin', 'host.js');
@@ -24,7 +25,7 @@ const numChannels = 384;
 const rowBytes = 2 * numChannels;
 const sizeGB = Number(process.argv[2] ?? 2.1);
 const rounds = Number(process.argv[3] ?? 5);
-const allenProgram = process.env.ALLEN_MEDIAN_PROGRAM;
+const allenProgram = allenFromEnvironment().medianProgram;
 
 function makeRecording(file: string, bytes: number): void {
   // Noise plus a common-mode signal plus per-channel offsets, cycled from a 64 MiB block:
@@ -119,7 +120,7 @@ function main(): void {
       console.log(`Allen program:       ${programSeconds.toFixed(2)} s  ${rate(programSeconds)}; with a sync after it ${(programSeconds + programSync).toFixed(2)} s  ${rate(programSeconds + programSync)}`);
       console.log(`ratio built-in / Allen program: ${(programSeconds / builtinSeconds).toFixed(1)}x faster (${((programSeconds + programSync) / builtinSeconds).toFixed(1)}x against the program + sync)`);
     } else {
-      console.log('Allen program: set ALLEN_MEDIAN_PROGRAM to a compiled SpikeBandMedianSubtraction to time it on the same file');
+      console.log('Allen program: set ALLEN_MEDIAN_PROGRAM to a compiled SpikeBandMedianSubtraction (or ALLEN_ORACLE) to time it on the same file');
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,8 @@
  *   node dist/bench/metrics.js
  * Environment: QM_BENCH_UNITS (300), QM_BENCH_SPIKES (5000000), QM_BENCH_SECONDS (7200),
  * QM_BENCH_DIR (where the folder is generated and kept for reruns; default under the temp folder),
- * ALLEN_PYTHON (the real module's interpreter; without it that comparison is skipped).
+ * ALLEN_PYTHON (the real module's interpreter; without it that comparison is skipped) or
+ * ALLEN_ORACLE (a prepared environment folder, docs/fidelity.md).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeKsFolder } from './_ksFolder.js';
 import { parseCsv } from '../stages/quality_metrics/metricsTable.js';
-import { runModule, lastLines } from './oracle/allen.js';
+import { allenFromEnvironment, runModule, lastLines } from './oracle/allen.js';
 import { qualityInput } from './oracle/cases.js';
 import { csvValues, pcColumns } from './oracle/compare.js';
 import { relDiff } from './oracle/fixtures.js';
@@ -92,9 +93,9 @@ function main(): number {
   console.log(`built-in:  ${builtinS.toFixed(1)} s (host process, ${os.availableParallelism()} cores, subsample dump on)`);
 
   let status = 0;
-  const allen = process.env.ALLEN_PYTHON;
+  const allen = allenFromEnvironment().python;
   if (!allen) {
-    console.log('Allen module: skipped (set ALLEN_PYTHON to an interpreter that imports ecephys_spike_sorting; docs/fidelity.md)');
+    console.log('Allen module: skipped (set ALLEN_PYTHON to an interpreter that imports ecephys_spike_sorting, or ALLEN_ORACLE; docs/fidelity.md)');
   } else {
     const moduleCsv = path.join(work, 'metrics_module.csv');
     const r = runModule({ python: allen }, 'quality_metrics', qualityInput(folder, moduleCsv), path.join(work, 'module'));

@@ -7,7 +7,8 @@
  * without it only the built-ins are timed. (quality_metrics has its own benchmark, bench/metrics.)
  *
  *   node dist/bench/modules.js
- * Environment: MODULES_BENCH_DIR (inputs, kept for reruns; default under the temp folder), ALLEN_PYTHON.
+ * Environment: MODULES_BENCH_DIR (inputs, kept for reruns; default under the temp folder), ALLEN_PYTHON
+ * or ALLEN_ORACLE (a prepared environment folder, docs/fidelity.md).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,12 +21,12 @@ import { stage as postprocessing } from '../stages/kilosort_postprocessing/index
 import { stage as noiseTemplates } from '../stages/noise_templates/index.js';
 import { stage as meanWaveforms } from '../stages/mean_waveforms/index.js';
 import { copyFolder, meanWaveformsInput, noiseInput, postprocessingInput, quietContext, sortRecording, type RecordingFiles } from './oracle/cases.js';
-import { runModuleOk } from './oracle/allen.js';
+import { allenFromEnvironment, runModuleOk } from './oracle/allen.js';
 import { csvValues } from './oracle/compare.js';
 import { relDiff, sha256File } from './oracle/fixtures.js';
 
 const root = process.env.MODULES_BENCH_DIR ?? path.join(os.tmpdir(), 'ephys-make-bench-modules');
-const allen = process.env.ALLEN_PYTHON;
+const allen = allenFromEnvironment().python;
 
 async function timed(what: string, fn: () => Promise<unknown> | unknown): Promise<number> {
   const t = Date.now();
@@ -76,7 +77,7 @@ async function main(): Promise<number> {
   const files: RecordingFiles = JSON.parse(fs.readFileSync(marker, 'utf8'));
   const spikes = readNpy(path.join(root, 'sorted', 'spike_times.npy')).shape[0];
   console.log(`recording: 110 s x 384 channels (${(fs.statSync(files.ap).size / 2 ** 30).toFixed(2)} GiB AP); sorted: ${spikes} spikes; ${os.availableParallelism()} cores`);
-  if (!allen) console.log('Allen modules: skipped (set ALLEN_PYTHON to an interpreter that imports ecephys_spike_sorting; docs/fidelity.md)');
+  if (!allen) console.log('Allen modules: skipped (set ALLEN_PYTHON to an interpreter that imports ecephys_spike_sorting, or ALLEN_ORACLE; docs/fidelity.md)');
   const rows: Row[] = [];
   fs.mkdirSync(path.join(root, 'work'), { recursive: true });
 

@@ -74,6 +74,13 @@ test('the fixtures name the module commit that made them', () => {
   }
 });
 
+test('the inputs are made: two recordings, their sort, the Kilosort and template folders (each comparison checks their sha256)', timed(async () => {
+  // Made once here, under a timeout of their own (two recordings, a sort, six folders), so that
+  // a loaded machine does not charge them to the first comparison.
+  const { rec } = await inputs();
+  for (const r of recordings) assert.ok(fs.existsSync(rec[r.name].ap));
+}, 600_000));
+
 // ---------------------------------------------------------------------------------------------
 
 for (const r of recordings) for (const variant of Object.keys(depthVariants)) {

@@ -15,6 +15,20 @@ export interface AllenEnv {
   env?: Record<string, string>;
 }
 
+/**
+ * The real modules' interpreter and median program named by the environment: ALLEN_PYTHON and
+ * ALLEN_MEDIAN_PROGRAM, else those of a prepared environment folder ALLEN_ORACLE (laid out as
+ * docs/fidelity.md describes).
+ */
+export function allenFromEnvironment(): { python?: string; medianProgram?: string } {
+  const dir = process.env.ALLEN_ORACLE;
+  const inDir = (p: string) => (dir && fs.existsSync(path.join(dir, p)) ? path.join(dir, p) : undefined);
+  return {
+    python: process.env.ALLEN_PYTHON || inDir('venv/bin/python'),
+    medianProgram: process.env.ALLEN_MEDIAN_PROGRAM || inDir('bin/SpikeBandMedianSubtraction'),
+  };
+}
+
 export interface ModuleRun { code: number | null; log: string; output: Record<string, any> | undefined; seconds: number }
 
 /** Runs one module on `input`; input.json, output.json and log.txt go to `workDir`. */
