@@ -28,7 +28,7 @@ function lab(temp = false): Lab {
 }
 
 function plan(l: Lab, extra: Partial<Parameters<typeof planJobs>[0]> = {}): string[] {
-  const d = planJobs({ jobs: l.jobs, states: () => l.state, stat: (p) => l.files.get(p), mtimeNs: (p) => (l.files.has(p) ? BigInt(l.files.get(p)!.split(':')[1]) : undefined), previousInput: () => l.previous, ...extra });
+  const d = planJobs({ jobs: l.jobs, states: () => l.state, stat: (p) => l.files.get(p), mtimeNs: (p) => (l.files.has(p) ? BigInt(l.files.get(p)!.split(':')[1]) : undefined), previousInput: () => l.previous, leftovers: () => undefined, hash: () => undefined, ...extra });
   return l.jobs.map((j) => `${j.stage.name}: ${show(d.get(j.id)!)}`);
 }
 function show(d: Decision): string {
@@ -66,8 +66,11 @@ test('the fixed order: interrupted before missing output before definition befor
 
 test('an output changed by someone else is stale; a failed record reruns', () => {
   const l = lab();
-  l.files.set('/c.out', '4:4:99');
+  l.files.set('/c.out', '4:5:99');
   assert.equal(plan(l)[2], 'c: output changed since the last run: c.out');
+  // Same size and time to the nanosecond at a new inode: a copy that kept its times (cp -a).
+  l.files.set('/c.out', '4:4:99');
+  assert.equal(plan(l)[2], 'c: confirmed');
   l.state.jobs.a.status = 'failed';
   l.state.jobs.a.exitCode = 2;
   assert.equal(plan(l)[0], 'a: last run failed (exit 2)');

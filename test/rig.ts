@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 
@@ -38,7 +38,7 @@ export function setMtime(p: string, seconds: number): void {
 
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-export interface CliOptions { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number }
+export interface CliOptions { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number; user?: LabUser }
 
 function cliEnv(extra?: Record<string, string | undefined>): NodeJS.ProcessEnv {
   return { ...process.env, NO_COLOR: '1', EPHYS_MAKE_POOL_DIR: process.env.EPHYS_MAKE_POOL_DIR ?? poolDir(), ...extra };
@@ -68,6 +68,7 @@ export function startCli(args: string[], opts: CliOptions = {}): CliHandle {
     cwd: opts.cwd ?? repoRoot,
     env: cliEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
   });
   let stdout = '', stderr = '';
   const waiters: Array<() => void> = [];
@@ -93,6 +94,48 @@ export function startCli(args: string[], opts: CliOptions = {}): CliHandle {
       }
     },
   };
+}
+
+export interface LabUser { name: string; uid: number; gid: number }
+
+/**
+ * Real users of the machine for tests of what two people on one workstation share, made with
+ * useradd when missing. Needs root (CI runs as root); otherwise the reason it cannot, for testUnless.
+ */
+export function labUsers(names: string[]): LabUser[] | string {
+  if (process.getuid?.() !== 0) return 'two real users need root to create them (useradd)';
+  const out: LabUser[] = [];
+  for (const name of names) {
+    let id = spawnSync('id', ['-u', name], { encoding: 'utf8' });
+    if (id.status !== 0) {
+      const made = spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', name], { encoding: 'utf8' });
+      if (made.status !== 0) return `useradd ${name} was refused: ${(made.stderr || made.error?.message || '').trim()}`;
+      id = spawnSync('id', ['-u', name], { encoding: 'utf8' });
+    }
+    const gid = spawnSync('id', ['-g', name], { encoding: 'utf8' });
+    out.push({ name, uid: Number(id.stdout.trim()), gid: Number(gid.stdout.trim()) });
+  }
+  return out;
+}
+
+/** Give a folder tree to a user (the tests run as root and make their files first). */
+export function chownTree(dir: string, user: LabUser): void {
+  fs.lchownSync(dir, user.uid, user.gid);
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) chownTree(p, user); else fs.lchownSync(p, user.uid, user.gid);
+  }
+}
+
+/** Is the process running (a zombie, never collected by a container's init, is not)? */
+export function isRunning(pid: number): boolean {
+  try { process.kill(pid, 0); } catch { return false; }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
+  } catch {
+    return false;
+  }
 }
 
 /** Wait until `check` holds, polling the file system; fails the test after `timeoutMs`. */

@@ -112,6 +112,44 @@ test('five recordings added while one runs: all processed, each job once; events
   assert.ok(events.some((e) => e.type === 'stopping' && e.signal === 'SIGINT'));
 }));
 
+test('recordings arriving in bursts while one runs, each folder made a moment before its marker: every one is picked up within seconds, without the rescan', timed(async () => {
+  // A folder read by the watcher before its marker is written, and watched only after, must not
+  // hide the recording until the periodic rescan (an hour here). Many recordings, several rounds,
+  // flat and SpikeGLX-like nested folders: the race was seen about once in twenty small runs.
+  const p = makeProject({ recordings: ['r0'], head: head('{ settle_seconds: 0.3 }'), stages: `
+  a:
+    run: command
+    command: ${fakeCommand('{name}/a', ['{marker}'], ['{output}/a.out'], ['--wait-for', '{root}/../go'])}
+    inputs: ["{marker}"]
+    outputs: ["{output}/a.out"]
+` });
+  const h = p.start(['watch', '-j', '2'], { env: { EPHYS_MAKE_RESCAN_SECONDS: '3600' } });
+  started.push(h);
+  await until(h, () => p.starts('r0/a') === 1, 'r0 a to run');
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  for (let round = 1; round <= 4; round++) {
+    const names: string[] = [];
+    const writes: Array<Promise<void>> = [];
+    for (let i = 1; i <= 15; i++) {
+      const nested = i % 4 === 0;
+      const name = nested ? `g${round}_${i}/g${round}_${i}_imec0` : `s${round}_${i}`;
+      names.push(name);
+      fs.mkdirSync(path.join(p.root, name), { recursive: true });
+      // The marker a few milliseconds later, as an acquisition program creates it.
+      writes.push(sleep(Math.random() * (i % 2 ? 3 : 20)).then(() => fs.writeFileSync(path.join(p.root, name, 'probe.ap.bin'), `raw ${name}\n`)));
+      if (i % 5 === 0) await sleep(Math.random() * 10);
+    }
+    await Promise.all(writes);
+    const queued = (n: string) => new RegExp(`^queue  ${n}: `, 'm').test(h.output());
+    try {
+      await waitUntil(() => names.every(queued), 'every recording to be queued', 15_000);
+    } catch {
+      throw new Error(`round ${round}: never picked up: ${names.filter((n) => !queued(n)).join(' ')}; the watch said:\n${h.output()}`);
+    }
+  }
+  await stop(h);
+}, 180_000));
+
 test('SIGKILL during a job, then a new watch: the interrupted job reruns, finished ones do not', timed(async () => {
   const p = makeProject({ recordings: ['r1', 'r2'], head: head('{ settle_seconds: 0.2 }'), stages: fourStages({ bExtra: ['--wait-for', '{root}/../go'] }) });
   for (const r of ['r1', 'r2']) setMtime(path.join(p.rec(r), 'probe.ap.bin'), Date.now() / 1000 - 60);

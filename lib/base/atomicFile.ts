@@ -11,14 +11,17 @@ export function partialPath(target: string): string {
 /**
  * Write a file so that readers see either the old content or the new, never a torn mix:
  * temp file, fsync (so the rename cannot reach disk before the data), rename, fsync the folder.
+ * `durable: false` skips the fsyncs, for what only other processes need to see while this machine
+ * stays up (a power cut stops those processes too).
  */
-export function writeFileAtomic(target: string, data: string | Uint8Array): void {
+export function writeFileAtomic(target: string, data: string | Uint8Array, o: { durable?: boolean } = {}): void {
+  const durable = o.durable ?? true;
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = partialPath(target);
   const fd = fs.openSync(tmp, 'w');
   try {
     writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
     fs.closeSync(fd);
   } catch (err) {
     try { fs.closeSync(fd); } catch { /* closed already */ }
@@ -32,7 +35,7 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
     fs.rmSync(tmp, { force: true });
     throw err;
   }
-  syncDir(path.dirname(target));
+  if (durable) syncDir(path.dirname(target));
 }
 
 /**

@@ -7,15 +7,27 @@ import os from 'node:os';
 
 export const hostName = os.hostname();
 
-export function processStartOf(pid: number): string | undefined {
+/** Fields of /proc/PID/stat counted after the parenthesised command name, which may hold spaces. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 (starttime), counted after the parenthesised command name, which may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+export function processStartOf(pid: number): string | undefined {
+  return statFields(pid)?.[19]; // field 22, starttime
+}
+
+/**
+ * A zombie has exited; it only waits for its parent to collect it, and some container inits never
+ * do: kill(pid, 0) still succeeds on it, so it must be told apart from a live process.
+ */
+function isZombie(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state === 'Z' || state === 'X';
 }
 
 export interface ProcessIdentity { pid: number; host: string; procStart?: string }
@@ -35,11 +47,36 @@ export function isAlive(id: ProcessIdentity): boolean {
   } catch (err: any) {
     if (err.code === 'ESRCH') return false;
   }
+  if (isZombie(id.pid)) return false;
   if (id.procStart !== undefined) {
     const now = processStartOf(id.pid);
     if (now !== undefined && now !== id.procStart) return false;
   }
   return true;
+}
+
+/**
+ * Does any live (non-zombie) process remain in process group `pgid` on this machine? A group's id
+ * is its first leader's pid, which the kernel does not hand out again while the group has members,
+ * so a group found here is still the job's even when its leader has exited.
+ */
+export function isGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err: any) {
+    if (err.code === 'ESRCH') return false;
+  }
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return true;
+  }
+  for (const p of pids) {
+    const f = statFields(Number(p));
+    if (f && f[2] === String(pgid) && f[0] !== 'Z' && f[0] !== 'X') return true;
+  }
+  return false;
 }
 
 /** Kill a whole process group, ignoring one that is already gone. */

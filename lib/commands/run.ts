@@ -5,16 +5,19 @@ import { isSystemError } from '../base/systemError.js';
 import { openPlanner, planRun, workOf, type RecordingPlan } from '../engine/planner.js';
 import type { Job } from '../engine/job.js';
 import type { Decision } from '../engine/plan.js';
-import { describeReason } from '../engine/reason.js';
+import { describeBlocked, describeReason } from '../engine/reason.js';
 import type { Scheduler } from '../engine/scheduler.js';
 import type { Emit } from '../engine/events.js';
+
+/** Said of a job whose files were found the same although not as recorded. */
+export const confirmedDetail = 'same files at a new place or time (moved, copied with their times, or touched under --checksum); record updated';
 
 export function explainLines(rp: RecordingPlan, decisions: Map<string, Decision>, prefix: string): string {
   let out = '';
   for (const job of rp.jobs) {
     const d = decisions.get(job.id)!;
     if (d.run) out += `${prefix}${job.recording.name} ${job.stage.name}: ${describeReason(d.reason)}\n`;
-    else if ('blocked' in d) out += `cannot run ${job.recording.name} ${job.stage.name}: input missing: ${d.blocked.path} (no stage makes it)\n`;
+    else if ('blocked' in d) out += `cannot run ${job.recording.name} ${job.stage.name}: ${describeBlocked(d.blocked)}\n`;
     else if ('inFlight' in d) out += `on SLURM ${job.recording.name} ${job.stage.name}: ${d.inFlight.status} as job ${d.inFlight.slurmJobId}${d.inFlight.node ? ` on ${d.inFlight.node}` : ''}\n`;
   }
   return out;
@@ -35,7 +38,7 @@ export async function schedulerFor(o: CliOptions, io: Io, resources: Record<stri
     executor: localExecutor(o.checksum),
     maxJobs: o.jobs,
     keepGoing,
-    pools: new Pools(defaultPoolDir(io.env), resources),
+    pools: new Pools(defaultPoolDir(io.env), resources, !io.env.EPHYS_MAKE_POOL_DIR),
     shuffle: o.shuffle || !!io.env.EPHYS_MAKE_SHUFFLE,
     waitForLocks: o.wait,
     env: io.env,
@@ -53,17 +56,19 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
 
   let adoptions: Job[][] = [];
   let renewals: Job[][] = [];
+  let confirmations: Array<{ rp: RecordingPlan; jobs: Job[] }> = [];
   let explained: string[] = [];
   let slurmOpen: RecordingPlan[] = [];
   const planAll = () => {
-    adoptions = []; renewals = []; explained = []; slurmOpen = [];
+    adoptions = []; renewals = []; confirmations = []; explained = []; slurmOpen = [];
     return planRun(planner, recordings.value, (rp, decisions) => {
       if (o.dryRun) io.out(explainLines(rp, decisions, 'would run '));
       else if (o.explain) explained.push(explainLines(rp, decisions, 'run '));
       if (o.dryRun) return;
-      const { adopted, rekey } = workOf(rp, decisions);
+      const { adopted, rekey, confirmed } = workOf(rp, decisions);
       if (adopted.length) adoptions.push(adopted);
       if (rekey.length) renewals.push(rekey);
+      if (confirmed.length) confirmations.push({ rp, jobs: confirmed });
       if (waitsForSlurm(decisions)) slurmOpen.push(rp);
     }, !o.dryRun);
   };
@@ -106,14 +111,14 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
     return unplanned.length && code === 0 ? 2 : code;
   }
   const { makeReporter } = await import('../report/reporter.js');
-  if (!work.toRun.length && !blockedJobs.length && !adoptions.length) {
+  if (!work.toRun.length && !blockedJobs.length && !adoptions.length && !confirmations.length) {
     const reporter = makeReporter(io);
     reporter.emit(counts);
     reporter.close();
     skippedLine();
     return unplanned.length ? 2 : 0;
   }
-  const { adoptJobs } = await import('../engine/lifecycle.js');
+  const { adoptJobs, refreshRecords } = await import('../engine/lifecycle.js');
   const reporter = makeReporter(io);
   const emit: Emit = reporter.emit;
   for (const adopted of adoptions) {
@@ -130,8 +135,11 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
       for (const job of adopted) emit({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
     }
   }
+  for (const c of confirmations) {
+    for (const job of refreshRecords(c.jobs, () => c.rp.plan(), o.checksum)) emit({ type: 'job-skipped', job, why: 'confirmed', detail: confirmedDetail });
+  }
   emit(counts);
-  for (const b of blockedJobs) emit({ type: 'job-skipped', job: b.job, why: 'blocked', detail: `input missing: ${b.path} (no stage makes it)` });
+  for (const b of blockedJobs) emit({ type: 'job-skipped', job: b.job, why: 'blocked', detail: describeBlocked(b.blocked) });
   for (const w of work.toRun) if (w.waitsFor) emit({ type: 'job-skipped', job: w.job, why: 'in-flight', detail: `waits for ${w.waitsFor.job.stage.name}, queued on SLURM as job ${w.waitsFor.slurmJobId}` });
   const scheduler = await schedulerFor(o, io, planner.pipeline.resources, (dir) => plans.get(dir)!.plan(), emit);
 

@@ -10,6 +10,7 @@ import { workOf, type Planner, type PlannedRun, type RecordingPlan } from '../en
 import type { Decision } from '../engine/plan.js';
 import type { Job } from '../engine/job.js';
 import type { Emit } from '../engine/events.js';
+import { describeBlocked } from '../engine/reason.js';
 import { binPath } from '../base/paths.js';
 import { makeReporter } from '../report/reporter.js';
 import { adoptJobs } from '../engine/lifecycle.js';
@@ -41,7 +42,7 @@ export async function submitRun(o: CliOptions, io: Io, planner: Planner, planned
       }
     }
     emit(counts);
-    for (const b of work.blocked) emit({ type: 'job-skipped', job: b.job, why: 'blocked', detail: `input missing: ${b.path} (no stage makes it)` });
+    for (const b of work.blocked) emit({ type: 'job-skipped', job: b.job, why: 'blocked', detail: describeBlocked(b.blocked) });
     // As a local run: a job that cannot run stops the run unless -k.
     if (!work.toRun.length || (work.blocked.length && !o.keepGoing)) return work.blocked.length ? 1 : 0;
 
@@ -59,7 +60,7 @@ export async function submitRun(o: CliOptions, io: Io, planner: Planner, planned
       return 1;
     }
     for (const n of result.notSubmitted) emit({ type: 'job-finished', job: n.job, status: 'failed', seconds: 0, message: n.message });
-    for (const b of result.blocked) emit({ type: 'job-skipped', job: b.job, why: 'blocked', detail: `input missing: ${b.path} (no stage makes it)` });
+    for (const b of result.blocked) emit({ type: 'job-skipped', job: b.job, why: 'blocked', detail: describeBlocked(b.blocked) });
     for (const f of result.inFlight) {
       if (!work.inFlight.some((w) => w.job.id === f.job.id)) emit({ type: 'job-skipped', job: f.job, why: 'in-flight', detail: `submitted meanwhile by another ephys-make (SLURM job ${f.slurmJobId})` });
     }

@@ -17,7 +17,7 @@ import type { Pipeline } from '../engine/config.js';
 import { discoverRecordings, markerDepth, type Recording } from '../engine/recordings.js';
 import type { Job } from '../engine/job.js';
 import type { Scheduler } from '../engine/scheduler.js';
-import { adoptJobs, renewKeys } from '../engine/lifecycle.js';
+import { adoptJobs, refreshRecords, renewKeys } from '../engine/lifecycle.js';
 import { Pools, defaultPoolDir } from '../engine/pool.js';
 import { makeReporter } from '../report/reporter.js';
 import { openEventLog, type EventLog } from '../report/jsonl.js';
@@ -26,10 +26,11 @@ import { formatDiagnostic, type Diagnostic } from '../base/diagnostic.js';
 import { writeFileAtomic } from '../base/atomicFile.js';
 import { statSignature } from '../base/signature.js';
 import { RecordingWatcher, markerTail, type WatchRules } from '../engine/watch.js';
-import { schedulerFor } from './run.js';
+import { confirmedDetail, schedulerFor } from './run.js';
 import { invocation } from './invocation.js';
 import { isInFlight, readState } from '../engine/record.js';
 import { isUnchangedSlurmFailure } from '../engine/slurm/reconcile.js';
+import { describeBlocked } from '../engine/reason.js';
 
 /** Outputs on another drive are not watched: a periodic rescan notices one deleted there. */
 const rescanMs = Number(process.env.EPHYS_MAKE_RESCAN_SECONDS ?? 300) * 1000;
@@ -207,16 +208,17 @@ class WatchSession {
     const rec = this.recordings.get(dir);
     if (!rp || !rec) return false;
     const decisions = rp.plan();
-    const { toRun: stale, fresh, adopted, rekey, blocked } = workOf(rp, decisions);
+    const { toRun: stale, fresh, adopted, rekey, confirmed, blocked } = workOf(rp, decisions);
     renewKeys(rekey);
-    for (const { job, path: missing } of blocked) {
-      if (!this.firstTime(`blocked ${job.id} ${missing}`)) continue;
-      this.onEvent({ type: 'job-skipped', job, why: 'blocked', detail: `input missing: ${missing} (no stage makes it)` });
+    for (const { job, blocked: b } of blocked) {
+      if (!this.firstTime(`blocked ${job.id} ${b.path}`)) continue;
+      this.onEvent({ type: 'job-skipped', job, why: 'blocked', detail: describeBlocked(b) });
       this.failed++;
     }
     if (adopted.length && adoptJobs(adopted, this.o.checksum)) {
       for (const job of adopted) this.onEvent({ type: 'job-skipped', job, why: 'adopted', detail: 'outputs newer than inputs; record written' });
     }
+    for (const job of refreshRecords(confirmed, () => rp.plan(), this.o.checksum)) this.onEvent({ type: 'job-skipped', job, why: 'confirmed', detail: confirmedDetail });
     // A job that failed here before, with the same inputs, waits for a change; so do its dependents.
     const held = new Set<string>();
     if (this.slurm) return this.submitToSlurm(rp, rec, stale.length > 0);
@@ -285,7 +287,7 @@ class WatchSession {
     if (!next.ok) { this.warnDiagnostics(`${file} changed but has errors; still using the previous version`, next.diagnostics); return; }
     this.cfg = next.value;
     const p = next.value.pipeline;
-    this.scheduler.reconfigure({ pools: new Pools(defaultPoolDir(this.io.env), p.resources) });
+    this.scheduler.reconfigure({ pools: new Pools(defaultPoolDir(this.io.env), p.resources, !this.io.env.EPHYS_MAKE_POOL_DIR) });
     this.watcher.setRules(rulesOf(p));
     if (!this.o.root && p.recordings.root !== this.root) this.warn(`recordings.root is now ${p.recordings.root}; this watch follows ${this.root} until restarted`);
     this.info(`${file} changed: planning every recording again`);

@@ -116,6 +116,9 @@ export function parsePipeline(source: YamlSource): Result<Pipeline> {
     for (const pool of Object.keys(s.resources ?? {})) {
       if (!(pool in resources)) {
         diags.push({ ...place(['stages', name, 'resources', pool], true), message: `stage '${name}' asks for pool '${pool}', which is not declared under resources${didYouMean(pool, Object.keys(resources))}; declare it, e.g. resources: { ${pool}: 1 }` });
+      } else if (s.resources[pool] > resources[pool]) {
+        // It would wait forever for slots that do not exist.
+        diags.push({ ...place(['stages', name, 'resources', pool], false), message: `stage '${name}' asks for ${s.resources[pool]} ${pool} slots, but the pool has ${resources[pool]} (resources: { ${pool}: ${resources[pool]} }); ask for at most ${resources[pool]}, or make the pool larger` });
       }
     }
     (s.appends_to ?? []).forEach((o: string, i: number) => {

@@ -1,6 +1,7 @@
 /** What happened, as values; only `report/*` turns them into text. */
 import type { Job } from './job.js';
 import type { LockHolder } from './lock.js';
+import type { SlotHolder } from './pool.js';
 import type { Progress } from './runners/spawnJob.js';
 
 export type EngineEvent =
@@ -9,8 +10,10 @@ export type EngineEvent =
   | { type: 'job-started'; job: Job; reason: string; attempt: number; slots: Record<string, number[]> }
   | { type: 'job-progress'; job: Job; progress: Progress }
   | { type: 'job-finished'; job: Job; status: 'done' | 'failed' | 'interrupted'; seconds: number; message?: string; willRetry?: boolean }
-  | { type: 'job-skipped'; job: Job; why: 'up-to-date' | 'upstream-failed' | 'blocked' | 'adopted' | 'in-flight'; detail: string }
+  | { type: 'job-skipped'; job: Job; why: 'up-to-date' | 'upstream-failed' | 'blocked' | 'adopted' | 'in-flight' | 'confirmed'; detail: string }
   | { type: 'recording-locked'; recording: string; holder: LockHolder; waiting: boolean }
+  /** A job waits for a pool slot another process (or an orphaned job) holds. */
+  | { type: 'slot-busy'; job: Job; pool: string; slot: number; holder: SlotHolder; orphan: boolean }
   | { type: 'message'; level: 'info' | 'warn'; text: string }
   | { type: 'stopping'; signal: string }
   | { type: 'watch'; recording: string; what: WatchWhat; detail: string }

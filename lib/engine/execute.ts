@@ -16,12 +16,15 @@ import { spaceNeeded, spaceProblem } from './space.js';
 import { isSystemError } from '../base/systemError.js';
 import { copyForInPlace } from './inPlaceCopy.js';
 import { updateRecord, type JobRecord } from './record.js';
+import { removeRunningMarker, writeRunningMarker } from './runningMarker.js';
 import { appendRun } from './runLog.js';
-import { checksumSignature, statSignature, type Signature } from '../base/signature.js';
+import { recordSignature, type Signature } from '../base/signature.js';
+import { placeFreeHash, recordKey } from './place.js';
 import { hostName, processStartOf } from '../base/processInfo.js';
 import { argvFor, expectsOutputJson } from './runners/argv.js';
 import { spawnJob, type Progress, type RunningProcess } from './runners/spawnJob.js';
 import { versions } from '../base/version.js';
+import { holdIfAsked } from './faultPoint.js';
 
 export type JobOutcome =
   | { status: 'done' }
@@ -36,6 +39,8 @@ export interface ExecuteOptions {
   onProgress?: (p: Progress) => void;
   /** Kept in every record this run writes: the SLURM job a node is running it as. */
   recordExtra?: Pick<JobRecord, 'slurm'>;
+  /** The job's process group exists (not yet running): record it where others must see it. */
+  onSpawned?: (pgid: number, start: string | undefined) => void;
 }
 
 export interface ExecutingJob {
@@ -45,7 +50,7 @@ export interface ExecutingJob {
 }
 
 export function signatureOf(p: string, checksum: boolean): Signature | undefined {
-  return checksum ? checksumSignature(p) : statSignature(p);
+  return recordSignature(p, checksum);
 }
 
 export function logTail(logPath: string, lines = 15): string {
@@ -104,6 +109,8 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
         versions: { ...versions(), ...(job.definition.version ? { [job.stage.module]: job.definition.version } : {}) },
         message: out.status === 'failed' ? out.message : out.status === 'interrupted' ? stoppedBecause : undefined,
       });
+      // Only a durable `done` record vouches for the outputs; until then the marker stays.
+      if (rec.status === 'done') removeRunningMarker(job.jobDir);
       return out;
     };
     fs.mkdirSync(job.jobDir, { recursive: true });
@@ -122,7 +129,7 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
     for (const inp of job.inputs) {
       const sig = signatureOf(inp.path, o.checksum) ?? null;
       if (sig === null && !inp.optional) return failEarly(`input missing: ${inp.path}`);
-      inputs[inp.path] = sig;
+      inputs[recordKey(job.recording, inp.path)] = sig;
     }
     const need = spaceNeeded(job);
     const space = typeof need === 'string' ? need : need && spaceProblem(need);
@@ -130,10 +137,11 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
 
     writeFileAtomic(job.inputJsonPath, JSON.stringify(job.input.json, null, 2) + '\n');
     fs.rmSync(job.outputJsonPath, { force: true });
-    updateRecord(job.stateDir, job.stage.name, () => ({
-      status: 'running', pid: process.pid, host: hostName, procStart: processStartOf(process.pid),
-      startedAt: started.toISOString(), reason: o.reason, ...o.recordExtra,
-    }));
+    // A SLURM job's marker says so: the next taker of the recording leaves its process alone.
+    const me = { pid: process.pid, host: hostName, procStart: processStartOf(process.pid), startedAt: started.toISOString() };
+    const marker = { ...me, ...(o.recordExtra?.slurm ? { slurmJobId: o.recordExtra.slurm.jobId } : {}) };
+    writeRunningMarker(job.jobDir, marker);
+    updateRecord(job.stateDir, job.stage.name, () => ({ status: 'running', ...me, reason: o.reason, ...o.recordExtra }));
 
     for (const out of job.appendsTo) {
       // The program appends to this output: a rerun must start from what a first run sees.
@@ -156,10 +164,20 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
     if (interrupted) return finish({ status: 'interrupted', stoppedBecause }, { status: 'interrupted' });
 
     const argv = argvFor(job);
-    proc = spawnJob(argv, { cwd: job.recording.dir, env: o.env, logPath: job.logPath, onProgress: o.onProgress });
-    void proc.exited.then(() => { procEnded = true; });
-    updateRecord(job.stateDir, job.stage.name, (old) => ({ ...(old as JobRecord), childPid: proc!.pid, childStart: proc!.procStart }));
-    const exit = await proc.exited;
+    const p = spawnJob(argv, { cwd: job.recording.dir, env: o.env, logPath: job.logPath, onProgress: o.onProgress });
+    proc = p;
+    void p.exited.then(() => { procEnded = true; });
+    if (p.pid > 0) {
+      // The job waits in its launcher until its process group is recorded everywhere a successor
+      // looks (marker, record, pool slots): killed before go(), nothing runs.
+      await holdIfAsked('spawned', o.env, `${p.pid} ${job.id}`);
+      writeRunningMarker(job.jobDir, { ...marker, childPid: p.pid, childStart: p.procStart }, { durable: false });
+      updateRecord(job.stateDir, job.stage.name, (old) => ({ ...(old as JobRecord), childPid: p.pid, childStart: p.procStart }));
+      o.onSpawned?.(p.pid, p.procStart);
+      await holdIfAsked('recorded', o.env, `${p.pid} ${job.id}`);
+      if (!interrupted) p.go();
+    }
+    const exit = await p.exited;
     if (interrupted) return finish({ status: 'interrupted', exitCode: exit.code, signal: exit.signal, stoppedBecause }, { status: 'interrupted' });
     if (exit.error) {
       fs.appendFileSync(job.logPath, exit.error + '\n');
@@ -183,14 +201,14 @@ export function executeJob(job: Job, o: ExecuteOptions): ExecutingJob {
     for (const out of job.outputs) {
       const sig = signatureOf(out, o.checksum);
       if (!sig) return finish({ status: 'failed', exitCode: 0 }, { status: 'failed', message: `exited 0 but did not make declared output ${out}`, exitCode: 0 });
-      outputs[out] = sig;
+      outputs[recordKey(job.recording, out)] = sig;
     }
     // The module's report, without the input JSON it echoes back (that is input.json beside it).
     const report = outputJson && typeof outputJson === 'object' ? { ...(outputJson as Record<string, unknown>) } : outputJson;
     if (report && typeof report === 'object') delete (report as Record<string, unknown>).input_parameters;
     return finish({
       status: 'done', exitCode: 0,
-      definition: job.definition, inputHash: job.input.hash, layersKey: job.layersKey,
+      definition: job.definition, inputHash: job.input.hash, layersKey: job.layersKey, placeFreeHash: placeFreeHash(job.input.json, job.recording),
       inputs, outputs, outputJson: report,
     }, { status: 'done' });
 

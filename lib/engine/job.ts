@@ -9,6 +9,7 @@ import type { Recording } from './recordings.js';
 import { stateDir } from './recordings.js';
 import { buildInputJson, jobInput, makeLookup, isPlainObject, type JobInput, type Layer, type SetValue } from './inputJson.js';
 import { recordingInputKey, stageInputKey } from './inputKey.js';
+import { recordPath } from './place.js';
 import { recordingLayers } from './recordingParams.js';
 import { fillPlaceholders, PlaceholderError } from './template.js';
 import type { Definition, RecordingState } from './record.js';
@@ -130,9 +131,10 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
       let resolved: Resolved | undefined;
       let inputs: Job['inputs'], outputs: string[];
       if (vouched) {
-        const paths = Object.keys(record.inputs!);
+        // Records name files by place (place.ts): `{output}/...` is this recording's output folder.
+        const paths = Object.keys(record.inputs!).map((k) => recordPath(rec, k));
         inputs = stage.inputs.map((f, i) => ({ path: paths[i], optional: f.optional, template: f.path }));
-        outputs = Object.keys(record.outputs!);
+        outputs = Object.keys(record.outputs!).map((k) => recordPath(rec, k));
       } else {
         const before = diags.length;
         resolved = resolve(diags);

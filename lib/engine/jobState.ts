@@ -35,7 +35,7 @@ export function jobStateOf(job: Job, decision: Decision | undefined, record: Job
   if (r?.status === 'failed') return { kind: 'failed', detail: describeReason({ kind: 'failed-before', exitCode: r.exitCode, signal: r.signal, why: r.stoppedBecause }) };
   if (!decision) return { kind: 'stale', detail: 'not planned' };
   if (decision.run) return { kind: 'stale', detail: describeReason(decision.reason) };
-  if ('blocked' in decision) return { kind: 'blocked', detail: `input missing: ${decision.blocked.path}` };
+  if ('blocked' in decision) return { kind: 'blocked', detail: decision.blocked.why ?? `input missing: ${decision.blocked.path}` };
   if ('inFlight' in decision) {
     const f = decision.inFlight;
     return { kind: f.status === 'running' ? 'running' : 'queued', detail: `${f.status} on SLURM (job ${f.slurmJobId}${f.node ? ` on ${f.node}` : ''})` };

@@ -4,15 +4,17 @@
  * runs.jsonl all print the very value the decision was made on.
  */
 import type { Job } from './job.js';
-import { isInFlight, type Definition, type JobRecord, type RecordingState } from './record.js';
+import { describeStateProblem, isInFlight, recordProblem, statePath, type Definition, type JobRecord, type RecordingState } from './record.js';
 import { firstDifference, stableStringify } from './inputJson.js';
-import { sameSignature, type Signature } from '../base/signature.js';
+import { compareWithRecord, type Signature } from '../base/signature.js';
+import { placeFreeHash, recorded } from './place.js';
 import type { Fresh, Reason } from './reason.js';
 
 export type Decision =
   | { run: true; reason: Reason }
   | { run: false; fresh: Fresh }
-  | { run: false; blocked: { path: string } }
+  /** `path` is the missing input, or the file that stops the job (`why` then says how). */
+  | { run: false; blocked: { path: string; why?: string } }
   /** Queued or running on SLURM: its record belongs to that SLURM job until it ends. */
   | { run: false; inFlight: InFlight };
 
@@ -21,11 +23,19 @@ export interface InFlight { slurmJobId: string; status: 'queued' | 'running'; no
 export interface PlanInput {
   jobs: Job[];
   states: (stateDir: string) => RecordingState;
+  /** The file's stat signature (size, mtime, inode), or undefined when it is not there. */
   stat: (path: string) => Signature | undefined;
-  /** mtime for adoption, separate from the signature because --checksum signatures carry none. */
+  /** Its content hash, asked for only where a record must be compared by content. */
+  hash: (path: string) => string | undefined;
+  /** mtime for adoption. */
   mtimeNs: (path: string) => bigint | undefined;
   /** The input JSON of the last run, read only when its hash differs, to name the changed key. */
   previousInput: (job: Job) => unknown;
+  /**
+   * What a killed run of the job left behind (its running marker, a `*.partial`), read only when
+   * the job has no record: a half-written output is never adopted.
+   */
+  leftovers: (job: Job) => { pid?: number; host?: string; what: string } | undefined;
   forceAll?: boolean;
   forceStages?: Set<string>;
 }
@@ -83,10 +93,17 @@ export function planJobs(p: PlanInput): Map<string, Decision> {
 }
 
 function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed: Map<string, Reason>): Decision {
-  const rec: JobRecord | undefined = p.states(job.stateDir).jobs[job.stage.name];
+  const state = p.states(job.stateDir);
+  // A newer ephys-make's records are neither trusted nor overwritten.
+  if (state.problem?.kind === 'newer') return { run: false, blocked: { path: state.problem.file, why: describeStateProblem(state.problem) } };
+  const raw: unknown = state.jobs[job.stage.name];
+  const bad = raw === undefined ? undefined : recordProblem(raw);
+  const rec = bad ? undefined : raw as JobRecord | undefined;
   // Before anything else, -B included: a job is never started twice at once.
   if (isInFlight(rec)) return { run: false, inFlight: { slurmJobId: rec.slurm.jobId, status: rec.status as InFlight['status'], node: rec.slurm.node } };
   if (p.forceAll || p.forceStages?.has(job.stage.name)) return { run: true, reason: { kind: 'forced' } };
+  if (state.problem) return { run: true, reason: { kind: 'record-damaged', file: state.problem.file, detail: state.problem.detail } };
+  if (bad) return { run: true, reason: { kind: 'record-damaged', file: statePath(job.stateDir), detail: `holds a record of ${job.stage.name} that ${bad}` } };
   const tempGone = job.stage.temp && rec?.status === 'done' && rec.tempRemoved;
   // An upstream job queued on SLURM reruns too.
   const upstream = job.deps.find((d) => { const x = decisions.get(d.id); return x && (x.run || 'inFlight' in x); });
@@ -106,12 +123,18 @@ function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed
   if (!tempGone) {
     for (const o of job.outputs) if (p.stat(o) === undefined) return { run: true, reason: { kind: 'output-missing', path: o } };
   }
-  if (!rec) return adoption(job, p, upstream);
+  if (!rec) {
+    if (state.recordsLost) return { run: true, reason: { kind: 'record-damaged', file: statePath(job.stateDir), detail: `was damaged earlier (${state.recordsLost}): no output of this recording is adopted` } };
+    return adoption(job, p, upstream);
+  }
 
   const defChange = definitionChange(rec.definition, job.definition);
   if (defChange) return { run: true, reason: defChange };
 
-  if (rec.inputHash !== job.inputHash) {
+  // Found the same by content, or at a new place: up to date, and the record is to be rewritten.
+  let confirmed = false;
+  if (rec.inputHash !== job.inputHash && rec.placeFreeHash !== undefined && rec.placeFreeHash === placeFreeHash(job.input.json, job.recording)) confirmed = true;
+  else if (rec.inputHash !== job.inputHash) {
     const diff = firstDifference(p.previousInput(job), job.input.json);
     const key = diff?.key ?? '(input JSON)';
     return { run: true, reason: { kind: 'params-changed', key, before: diff?.before, after: diff?.after, source: job.input.origins?.get(key) } };
@@ -119,25 +142,31 @@ function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed
 
   for (const inp of job.inputs) {
     if (tempProducer(job, inp.path)) continue;
-    const now = p.stat(inp.path) ?? null;
-    const then = rec.inputs?.[inp.path] ?? null;
-    if (!sameSignature(then, now)) return { run: true, reason: { kind: 'input-changed', path: inp.path, before: then, after: now } };
+    const now = p.stat(inp.path);
+    const then = recorded(job.recording, rec.inputs, inp.path) ?? null;
+    const c = compareWithRecord(then, now, () => p.hash(inp.path));
+    if (c === 'changed') return { run: true, reason: { kind: 'input-changed', path: inp.path, before: then, after: now ?? null } };
+    if (c === 'confirmed') confirmed = true;
   }
 
   if (!tempGone) {
     for (const o of job.outputs) {
-      if (!sameSignature(rec.outputs?.[o], p.stat(o))) return { run: true, reason: { kind: 'output-changed', path: o } };
+      const c = compareWithRecord(recorded(job.recording, rec.outputs, o), p.stat(o), () => p.hash(o));
+      if (c === 'changed') return { run: true, reason: { kind: 'output-changed', path: o } };
+      if (c === 'confirmed') confirmed = true;
     }
   }
 
   if (upstream) return { run: true, reason: { kind: 'upstream-ran', stage: upstream.stage.name } };
-  return { run: false, fresh: { kind: 'up-to-date' } };
+  return { run: false, fresh: { kind: confirmed ? 'confirmed' : 'up-to-date' } };
 }
 
 /** Make's rule for outputs made before ephys-make kept records: oldest output newer than newest input. */
 function adoption(job: Job, p: PlanInput, upstream: Job | undefined): Decision {
   if (upstream) return { run: true, reason: { kind: 'upstream-ran', stage: upstream.stage.name } };
   if (!job.outputs.length) return { run: true, reason: { kind: 'output-missing', path: '(no outputs declared and no record)' } };
+  const left = p.leftovers(job);
+  if (left) return { run: true, reason: { kind: 'interrupted', pid: left.pid, host: left.host, why: `no record, but ${left.what}` } };
   let oldest: { path: string; ns: bigint } | undefined;
   for (const o of job.outputs) {
     const ns = p.mtimeNs(o);

@@ -16,8 +16,9 @@ import { makeJobs, type Job } from './job.js';
 import { parseSet, type SetValue } from './inputJson.js';
 import { planJobs, type Decision, type InFlight } from './plan.js';
 import { readState, type RecordingState } from './record.js';
+import { findLeftover } from './leftovers.js';
 import { describeReason } from './reason.js';
-import { checksumSignature, statSignature, type Signature } from '../base/signature.js';
+import { contentHash, statSignature, type Signature } from '../base/signature.js';
 import { fail, ok, type Diagnostic, type Result } from '../base/diagnostic.js';
 
 export interface PlannerOptions {
@@ -107,14 +108,16 @@ function decide(jobs: Job[], opts: PlannerOptions, forceStages: Set<string>, rea
   const states = read ?? new Map<string, RecordingState>();
   const sigs = new Map<string, Signature | undefined>();
   const stat = (p: string) => {
-    if (!sigs.has(p)) sigs.set(p, opts.checksum ? checksumSignature(p) : statSignature(p));
+    if (!sigs.has(p)) sigs.set(p, statSignature(p));
     return sigs.get(p);
   };
   return planJobs({
     jobs,
     states: (dir) => { let s = states.get(dir); if (!s) { s = readState(dir); states.set(dir, s); } return s; },
     stat,
+    hash: contentHash,
     mtimeNs: (p) => fs.statSync(p, { bigint: true, throwIfNoEntry: false })?.mtimeNs,
+    leftovers: findLeftover,
     previousInput: (job) => { try { return JSON.parse(fs.readFileSync(job.inputJsonPath, 'utf8')); } catch { return undefined; } },
     forceAll: opts.forceAll,
     forceStages,
@@ -166,24 +169,27 @@ export interface RecordingWork {
   adopted: Job[];
   /** Up to date, but the record's layersKey is old (pipeline.yaml edited elsewhere, say): renew it. */
   rekey: Job[];
-  blocked: Array<{ job: Job; path: string }>;
+  /** Up to date, the same content at a new place or time: the record is to be rewritten. */
+  confirmed: Job[];
+  blocked: Array<{ job: Job; blocked: { path: string; why?: string } }>;
   /** Queued or running on SLURM. */
   inFlight: Array<{ job: Job } & InFlight>;
 }
 
 export function workOf(rp: RecordingPlan, decisions: Map<string, Decision>): RecordingWork {
-  const work: RecordingWork = { toRun: runnable(rp.jobs, decisions), fresh: [], adopted: [], rekey: [], blocked: [], inFlight: [] };
+  const work: RecordingWork = { toRun: runnable(rp.jobs, decisions), fresh: [], adopted: [], rekey: [], confirmed: [], blocked: [], inFlight: [] };
   for (const job of rp.jobs) {
     const d = decisions.get(job.id)!;
     if (d.run) continue;
     if ('fresh' in d) {
       work.fresh.push(job);
       if (d.fresh.kind === 'adopted') work.adopted.push(job);
+      else if (d.fresh.kind === 'confirmed') work.confirmed.push(job);
       else if (!job.fromRecord) work.rekey.push(job);
     } else if ('inFlight' in d) {
       work.inFlight.push({ job, ...d.inFlight });
     } else {
-      work.blocked.push({ job, path: d.blocked.path });
+      work.blocked.push({ job, blocked: d.blocked });
     }
   }
   return work;
@@ -203,7 +209,7 @@ export interface PlannedRun {
  * thousands of recordings then holds one recording's jobs at a time. `seen` gets every plan.
  */
 export function planRun(planner: Planner, recordings: Recording[], seen: (rp: RecordingPlan, decisions: Map<string, Decision>) => void, keep = true): PlannedRun {
-  const run: PlannedRun = { plans: new Map(), work: { toRun: [], fresh: [], adopted: [], rekey: [], blocked: [], inFlight: [] }, counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 }, unplanned: [] };
+  const run: PlannedRun = { plans: new Map(), work: { toRun: [], fresh: [], adopted: [], rekey: [], confirmed: [], blocked: [], inFlight: [] }, counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 }, unplanned: [] };
   for (const rec of recordings) {
     const rp = planner.jobsOf(rec);
     // One recording's problem (its .meta, say) never holds up the others.

@@ -1,6 +1,6 @@
 /** Why a job runs (or why it does not), as a value; `describeReason` is the one place it becomes words. */
 import path from 'node:path';
-import { formatBytes, mtimeNsOf, sizeOf, type Signature } from '../base/signature.js';
+import { formatBytes, hashOf, mtimeNsOf, sizeOf, type Signature } from '../base/signature.js';
 
 export type Reason =
   | { kind: 'forced' }
@@ -13,10 +13,16 @@ export type Reason =
   | { kind: 'input-newer'; input: string; output: string }
   | { kind: 'output-changed'; path: string }
   | { kind: 'upstream-ran'; stage: string }
-  | { kind: 'temp-needed'; by: string };
+  | { kind: 'temp-needed'; by: string }
+  /** state.json (or one record in it) could not be trusted: nothing in it counts. */
+  | { kind: 'record-damaged'; file: string; detail: string };
 
 /** Outcomes for jobs that do not run. */
-export type Fresh = { kind: 'up-to-date' } | { kind: 'adopted' };
+export type Fresh =
+  | { kind: 'up-to-date' }
+  | { kind: 'adopted' }
+  /** Up to date, but its record names files as they were (moved, touched under --checksum): to be rewritten. */
+  | { kind: 'confirmed' };
 
 function value(v: unknown): string {
   if (v === undefined) return '(unset)';
@@ -31,8 +37,7 @@ function sigChange(before: Signature | null, after: Signature | null): string {
   if (sb !== sa) return `size ${formatBytes(sb)} -> ${formatBytes(sa)}`;
   const mb = mtimeNsOf(before), ma = mtimeNsOf(after);
   if (mb !== undefined && ma !== undefined && mb !== ma) return `modified ${new Date(Number(mb / 1000000n)).toISOString()} -> ${new Date(Number(ma / 1000000n)).toISOString()}`;
-  if (before.startsWith('sha256:') !== after.startsWith('sha256:')) return 'compared by a different method (--checksum)';
-  return before.startsWith('sha256:') ? 'content differs' : 'replaced (same size and time, new inode)';
+  return hashOf(before) ? 'content differs' : 'replaced';
 }
 
 export function describeReason(r: Reason): string {
@@ -48,8 +53,14 @@ export function describeReason(r: Reason): string {
     case 'output-changed': return `output changed since the last run: ${path.basename(r.path)}`;
     case 'upstream-ran': return `upstream reran: ${r.stage}`;
     case 'temp-needed': return `temporary output removed earlier, needed again by ${r.by}`;
+    case 'record-damaged': return `record not trusted: ${r.file} ${r.detail}`;
     default: return assertNever(r);
   }
+}
+
+/** Why a job cannot run: an input nobody makes, or a file that stops it. */
+export function describeBlocked(b: { path: string; why?: string }): string {
+  return b.why ?? `input missing: ${b.path} (no stage makes it)`;
 }
 
 export function assertNever(x: never): never {

@@ -52,6 +52,9 @@ export interface JobRecord {
   inputHash?: string;
   /** What that input JSON was made of (inputKey.ts): while it matches, inputHash still holds. */
   layersKey?: string;
+  /** Its hash with the recording and output folders as placeholders: the same at a new place. */
+  placeFreeHash?: string;
+  /** Keyed by `{output}/...`, `{recording}/...` or (elsewhere, and in older records) the path. */
   inputs?: Record<string, Signature | null>;
   outputs?: Record<string, Signature>;
   /** Temporary outputs removed after their consumers succeeded. */
@@ -66,39 +69,135 @@ export function isInFlight(rec: JobRecord | undefined): rec is JobRecord & { slu
   return !!rec?.slurm && rec.slurm.state === undefined && (rec.status === 'queued' || rec.status === 'running');
 }
 
+export const knownStatuses: ReadonlySet<string> = new Set(['queued', 'running', 'done', 'failed', 'interrupted']);
+
 export interface RecordingState {
   version: number;
   jobs: Record<string, JobRecord>;
+  /**
+   * Set once a damaged state.json was kept aside: its records are lost, so a job of this recording
+   * without a record is never adopted by Make's rule (its outputs may be half-written).
+   */
+  recordsLost?: string;
+  /** Not stored: why state.json could not be used as it is. */
+  problem?: StateProblem;
 }
+
+/** A state file that is there but cannot be trusted (damaged), or one a newer ephys-make wrote. */
+export type StateProblem =
+  | { kind: 'damaged'; file: string; detail: string }
+  | { kind: 'newer'; file: string; version: number };
 
 export function statePath(stateDir: string): string {
   return path.join(stateDir, 'state.json');
 }
 
+function emptyState(): RecordingState {
+  return { version: stateVersion, jobs: {} };
+}
+
+/**
+ * The recording's records. A missing file is an empty state; one that cannot be parsed, or has
+ * the wrong shape, comes back empty with `problem` set, and so does one of a newer version: the
+ * plan then trusts nothing of it (and adopts nothing), and writers refuse to replace it blindly.
+ */
 export function readState(stateDir: string): RecordingState {
+  const file = statePath(stateDir);
   let text: string;
   try {
-    text = fs.readFileSync(statePath(stateDir), 'utf8');
-  } catch {
-    return { version: stateVersion, jobs: {} };
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err: any) {
+    if (err.code === 'ENOENT') return emptyState();
+    const detail = err.code === 'EISDIR' ? 'is a directory' : `cannot be read (${err.code ?? err.message})`;
+    return { ...emptyState(), problem: { kind: 'damaged', file, detail } };
   }
+  const damaged = (detail: string): RecordingState => ({ ...emptyState(), problem: { kind: 'damaged', file, detail } });
+  if (!text.trim()) return damaged('is empty');
+  let parsed: any;
   try {
-    const parsed = JSON.parse(text);
-    if (parsed?.version === stateVersion && parsed.jobs && typeof parsed.jobs === 'object') return parsed;
-  } catch { /* fall through: treat as absent */ }
-  return { version: stateVersion, jobs: {} };
+    parsed = JSON.parse(text);
+  } catch {
+    return damaged(text.trimEnd().endsWith('}') ? 'is not valid JSON' : 'is truncated or not JSON');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return damaged('is not a JSON object');
+  if (typeof parsed.version !== 'number' || !Number.isInteger(parsed.version) || parsed.version < 1) return damaged(`has no valid version (${JSON.stringify(parsed.version)})`);
+  if (parsed.version > stateVersion) return { ...emptyState(), problem: { kind: 'newer', file, version: parsed.version } };
+  if (!parsed.jobs || typeof parsed.jobs !== 'object' || Array.isArray(parsed.jobs)) return damaged('has no jobs object');
+  const state: RecordingState = { version: stateVersion, jobs: parsed.jobs };
+  if (typeof parsed.recordsLost === 'string') state.recordsLost = parsed.recordsLost;
+  return state;
+}
+
+/** Why one record cannot be believed, or undefined when it has a shape ephys-make writes. */
+export function recordProblem(rec: unknown): string | undefined {
+  if (!rec || typeof rec !== 'object' || Array.isArray(rec)) return 'is not an object';
+  const status = (rec as { status?: unknown }).status;
+  if (typeof status !== 'string' || !knownStatuses.has(status)) return `has an unknown status ${JSON.stringify(status)}`;
+  return undefined;
+}
+
+export function describeStateProblem(p: StateProblem): string {
+  return p.kind === 'newer'
+    ? `${p.file} was written by a newer ephys-make (state version ${p.version}; this one writes version ${stateVersion}): not read and not overwritten; run the newer ephys-make, or move the file away to rerun this recording's jobs`
+    : `${p.file} ${p.detail}`;
+}
+
+export class StateRefused extends Error {}
+
+function compactTime(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/**
+ * Under the recording's lock: a damaged state.json is renamed to `state.json.damaged-<time>` (never
+ * deleted) and replaced by an empty state that remembers the loss. Returns the warning to show,
+ * or undefined when there was nothing to do. A newer version's file is left where it is.
+ */
+export function setAsideDamagedState(stateDir: string): string | undefined {
+  if (readState(stateDir).problem?.kind !== 'damaged') return undefined;
+  const release = lockStateFile(stateDir);
+  try {
+    return setAsideUnlocked(stateDir);
+  } finally {
+    release();
+  }
+}
+
+function setAsideUnlocked(stateDir: string): string | undefined {
+  const state = readState(stateDir);
+  if (state.problem?.kind !== 'damaged') return undefined;
+  const file = state.problem.file;
+  const now = new Date();
+  let aside = `${file}.damaged-${compactTime(now)}`;
+  for (let i = 1; fs.existsSync(aside); i++) aside = `${file}.damaged-${compactTime(now)}-${i}`;
+  fs.renameSync(file, aside);
+  writeState(stateDir, { version: stateVersion, jobs: {}, recordsLost: `${now.toISOString()}: ${path.basename(file)} ${state.problem.detail}; kept as ${path.basename(aside)}` });
+  return `${file} ${state.problem.detail}: kept as ${path.basename(aside)}; the recording's jobs run again (none is adopted)`;
 }
 
 export function writeState(stateDir: string, state: RecordingState): void {
   // One job per line: small to parse on every plan, still readable and diffable.
   const jobs = Object.entries(state.jobs).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',\n');
-  writeFileAtomic(statePath(stateDir), `{"version":${state.version},"jobs":{\n${jobs}\n}}\n`);
+  const lost = state.recordsLost ? `"recordsLost":${JSON.stringify(state.recordsLost)},` : '';
+  writeFileAtomic(statePath(stateDir), `{"version":${state.version},${lost}"jobs":{\n${jobs}\n}}\n`);
+}
+
+/**
+ * Read the state to change it (under the state file's lock): a damaged file is first kept aside,
+ * a newer version's is never written over.
+ */
+function readStateForUpdate(stateDir: string): RecordingState {
+  setAsideUnlocked(stateDir);
+  const state = readState(stateDir);
+  if (state.problem) throw new StateRefused(describeStateProblem(state.problem));
+  return state;
 }
 
 /** Read-modify-write of one job's record. */
 export function updateRecord(stateDir: string, stage: string, update: (old: JobRecord | undefined) => JobRecord | undefined): void {
   updateState(stateDir, (state) => {
-    const next = update(state.jobs[stage]);
+    const old = state.jobs[stage];
+    const next = update(recordProblem(old) ? undefined : old);
     if (next) state.jobs[stage] = next; else delete state.jobs[stage];
   });
 }
@@ -111,7 +210,7 @@ export function updateRecord(stateDir: string, stage: string, update: (old: JobR
 export function updateState(stateDir: string, update: (state: RecordingState) => boolean | void): void {
   const release = lockStateFile(stateDir);
   try {
-    const state = readState(stateDir);
+    const state = readStateForUpdate(stateDir);
     // `false`: nothing changed, nothing to write.
     if (update(state) !== false) writeState(stateDir, state);
   } finally {

@@ -19,8 +19,18 @@ export interface RunLine {
 
 export function appendRun(stateDir: string, line: RunLine): void {
   fs.mkdirSync(stateDir, { recursive: true });
-  // One write of a short line with O_APPEND: lines from concurrent writers do not interleave.
-  fs.appendFileSync(path.join(stateDir, 'runs.jsonl'), JSON.stringify(line) + '\n');
+  const fd = fs.openSync(path.join(stateDir, 'runs.jsonl'), 'a+');
+  try {
+    // A writer killed mid-line leaves no newline at the end: start on a line of our own, or our
+    // line would be glued to the torn one and skipped with it.
+    const size = fs.fstatSync(fd).size;
+    const last = Buffer.alloc(1);
+    const torn = size > 0 && fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+    // One write of a short line with O_APPEND: lines from concurrent writers do not interleave.
+    fs.writeSync(fd, (torn ? '\n' : '') + JSON.stringify(line) + '\n');
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function readRuns(stateDir: string): RunLine[] {

@@ -54,6 +54,7 @@ export class Scheduler {
   private running = new Map<string, { exec: ExecutingJob; grant?: Grant }>();
   private locks = new Map<string, () => void>();
   private lockNoticed = new Set<string>();
+  private slotNoticed = new Set<string>();
   private stopLaunching = false;
   private aborted = false;
   private timer: NodeJS.Timeout | undefined;
@@ -193,17 +194,27 @@ export class Scheduler {
       const space = this.spaceGate(e);
       // Waits for a running job on the same drive to end; its end pumps again.
       if (space === 'wait') continue;
-      let grant: Grant | undefined;
+      let got: ReturnType<Pools['tryAcquire']>;
       try {
-        grant = this.o.pools.tryAcquire(e.job.stage.resources, `${e.job.stage.name} ${e.job.recording.name}`);
+        got = this.o.pools.tryAcquire(e.job.stage.resources, `${e.job.stage.name} ${e.job.recording.name}`);
       } catch (err) {
         // A full disk or an unwritable pool folder: this job cannot start; the run goes on (-k) or ends.
         if (!isSystemError(err)) throw err;
         this.fail(e, `cannot take a slot of pool ${Object.keys(e.job.stage.resources).join(', ')}: ${err.message}`);
         continue;
       }
-      if (!grant) { waitingOnOthers = true; continue; }
-      this.launch(e, grant, space);
+      if (!got.ok && 'error' in got) { this.fail(e, got.error); continue; }
+      if (!got.ok) {
+        waitingOnOthers = true;
+        const { pool, slot, holder, orphan } = got.busy;
+        const key = `${pool}\0${slot}\0${holder.pid}\0${holder.startedAt}\0${orphan}`;
+        if (!this.slotNoticed.has(key)) {
+          this.slotNoticed.add(key);
+          this.o.emit({ type: 'slot-busy', job: e.job, pool, slot, holder, orphan });
+        }
+        continue;
+      }
+      this.launch(e, got.grant, space);
     }
     this.releaseFinishedRecordings();
     if (this.isIdle()) {
@@ -269,7 +280,14 @@ export class Scheduler {
       return false;
     }
     this.locks.set(recDir, attempt.release);
-    claimRecording(job.stateDir);
+    try {
+      for (const text of claimRecording([job]).warnings) this.o.emit({ type: 'message', level: 'warn', text });
+    } catch (err) {
+      // A full disk, say: what a killed run left stays, and still refuses adoption; the jobs' own
+      // record writes then fail them in one line.
+      if (!isSystemError(err)) throw err;
+      this.o.emit({ type: 'message', level: 'warn', text: `${job.recording.name}: cannot clear what a killed run left (${err.message})` });
+    }
     const decisions = this.o.replan(recDir);
     for (const e of this.order) {
       if (e.job.recording.dir !== recDir || e.state !== 'queued') continue;
@@ -305,6 +323,7 @@ export class Scheduler {
     const exec = this.o.executor.start(e.job, {
       reason: e.reason, attempt: e.attempt, env,
       onProgress: (progress) => this.o.emit({ type: 'job-progress', job: e.job, progress }),
+      onSpawned: (pgid, start) => grant.setJob(pgid, start),
     });
     this.running.set(e.job.id, { exec, grant });
     exec.outcome.then((out) => this.finished(e, out, grant, started), (err) => {

@@ -76,6 +76,11 @@ interface Tracked {
 const ignoredPart = /(^|[\\/])(\.ephys-make|\.git|node_modules)([\\/]|$)/;
 /** Events are gathered this long, so a file written in many small pieces costs one look. */
 const pokeDelayMs = 100;
+/**
+ * When a new folder's files are looked for ourselves (see lookInto): soon, and again once chokidar
+ * has surely finished reading the folder and watches it.
+ */
+const newFolderLooksMs = [pokeDelayMs, 1000, 5000];
 
 export class RecordingWatcher {
   private tracked = new Map<string, Tracked>();
@@ -85,6 +90,7 @@ export class RecordingWatcher {
   private pokeTimer: NodeJS.Timeout | undefined;
   private chokidar: { close(): Promise<void> } | undefined;
   private closed = false;
+  private looks = new Set<NodeJS.Timeout>();
 
   constructor(readonly root: string, private rules: WatchRules, private hooks: WatcherHooks,
               /** --once: nothing waits for a settle; a recording not ready now is left for later. */
@@ -128,7 +134,7 @@ export class RecordingWatcher {
     w.on('all', (event, p) => {
       const abs = path.resolve(p);
       if (fileSet.has(abs)) { onFile(abs); return; }
-      if (event === 'addDir') return; // the files inside are reported one by one
+      if (event === 'addDir') { this.lookInto(abs); return; }
       this.poke(abs, event === 'unlinkDir');
     });
     // A file made and removed between two of chokidar's stats (an output deleted right after its
@@ -153,6 +159,30 @@ export class RecordingWatcher {
     if (owner) this.pending.add(owner);
     else if (!isFolder) this.pending.add(`?${abs}`);
     this.pokeTimer ??= setTimeout(() => this.flush(), pokeDelayMs);
+  }
+
+  /**
+   * A folder appeared. chokidar reports the files in it from one read of the folder and watches it
+   * only after that read: a file created between the two (a marker written a moment after its
+   * folder was made, the usual way) is reported by nobody, and its recording would wait for the
+   * periodic rescan. So the folder's files are looked for here too, after chokidar's read.
+   */
+  private lookInto(folder: string): void {
+    if (this.closed || ignoredPart.test(folder)) return;
+    for (const ms of newFolderLooksMs) {
+      const t = setTimeout(() => {
+        this.looks.delete(t);
+        if (this.closed) return;
+        let files: string[];
+        try {
+          files = fg.sync('**/*', { cwd: folder, absolute: true, onlyFiles: true, suppressErrors: true, ignore: ['**/.ephys-make/**', '**/node_modules/**', '**/.git/**', '**/*.partial'] });
+        } catch {
+          return;
+        }
+        for (const f of files) if (!this.ownerOf(path.normalize(f))) this.poke(path.normalize(f));
+      }, ms);
+      this.looks.add(t);
+    }
   }
 
   /** The scheduler has nothing left queued or running for the recording. */
@@ -181,6 +211,7 @@ export class RecordingWatcher {
   async close(): Promise<void> {
     this.closed = true;
     if (this.pokeTimer) clearTimeout(this.pokeTimer);
+    for (const t of this.looks) clearTimeout(t);
     for (const t of this.tracked.values()) if (t.timer) clearTimeout(t.timer);
     await this.chokidar?.close();
   }

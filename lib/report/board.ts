@@ -150,7 +150,7 @@ export class Board {
       const r = state.jobs[name];
       const times = { t: r?.startedAt, e: r?.status === 'running' ? undefined : r?.endedAt };
       const js = jobStateOf(job, d, r);
-      const detail = js.kind === 'blocked' && d && !d.run && 'blocked' in d ? `input missing: ${this.display(d.blocked.path)}` : js.detail;
+      const detail = js.kind === 'blocked' && d && !d.run && 'blocked' in d ? d.blocked.why ?? `input missing: ${this.display(d.blocked.path)}` : js.detail;
       const cell: Cell = { s: js.kind, ...(detail ? { r: detail } : {}), ...times };
       if (js.kind === 'running' && r?.pid && r.host && !r.slurm) { cell.pid = r.pid; cell.host = r.host; }
       return cell;

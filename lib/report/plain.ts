@@ -7,6 +7,7 @@ import type { EngineEvent, WatchWhat } from '../engine/events.js';
 import type { Job } from '../engine/job.js';
 import type { Progress } from '../engine/runners/spawnJob.js';
 import { describeHolder } from '../engine/lock.js';
+import { describeSlotHolder } from '../engine/pool.js';
 import { formatBytes } from '../base/signature.js';
 import { assertNever } from '../engine/reason.js';
 
@@ -31,10 +32,13 @@ export function eventLine(e: EngineEvent): string | undefined {
     case 'job-skipped':
       if (e.why === 'up-to-date') return `skip   ${e.job.recording.name} ${e.job.stage.name}: ${e.detail}`;
       if (e.why === 'adopted') return `adopt  ${e.job.recording.name} ${e.job.stage.name}: ${e.detail}`;
+      if (e.why === 'confirmed') return `update ${e.job.recording.name} ${e.job.stage.name}: ${e.detail}`;
       if (e.why === 'blocked') return `FAILED ${e.job.recording.name} ${e.job.stage.name}: ${e.detail}`;
       return `skip   ${e.job.recording.name} ${e.job.stage.name}: ${e.detail}`;
     case 'recording-locked':
       return `locked ${e.recording}: held by ${describeHolder(e.holder)}; ${e.waiting ? 'waiting for it' : 'skipping it'}`;
+    case 'slot-busy':
+      return `wait   ${e.job.recording.name} ${e.job.stage.name}: ${describeSlotHolder(e.pool, e.slot, e.holder, e.orphan)}; waiting for it`;
     case 'message':
       return e.level === 'warn' ? `warning: ${e.text}` : e.text;
     case 'stopping':

@@ -24,7 +24,7 @@ export class TerminalReport {
     if (e.type === 'job-started') this.running.set(e.job.id, { job: e.job, since: Date.now() });
     if (e.type === 'job-progress') { const r = this.running.get(e.job.id); if (r) r.progress = progressText(e.progress); }
     if (e.type === 'job-finished') { this.running.delete(e.job.id); if (!e.willRetry) this.finished++; }
-    if (e.type === 'job-skipped' && e.why !== 'adopted') this.finished++;
+    if (e.type === 'job-skipped' && e.why !== 'adopted' && e.why !== 'confirmed') this.finished++;
     const line = eventLine(e);
     if (line !== undefined) { this.clear(); this.write(line + '\n'); }
     this.draw();

@@ -43,7 +43,7 @@ export interface SubmitOptions {
 export interface SubmitResult {
   submitted: Array<{ job: Job; slurmJobId: string; reason: string }>;
   notSubmitted: Array<{ job: Job; message: string }>;
-  blocked: Array<{ job: Job; path: string }>;
+  blocked: Array<{ job: Job; blocked: { path: string; why?: string } }>;
   /** Found queued or running on SLURM once locked (another ephys-make submitted them). */
   inFlight: Array<{ job: Job } & InFlight>;
   /** Recordings left alone because another ephys-make holds them (--no-wait). */
@@ -77,7 +77,7 @@ export async function submitRecordings(plans: RecordingPlan[], o: SubmitOptions)
     const byJob = new Map<string, Entry>();
     const inFlightIds = new Map<string, string>(o.inFlight.map((f) => [f.job.id, f.slurmJobId]));
     for (const h of held) {
-      claimRecording(h.rp.jobs[0].stateDir);
+      for (const text of claimRecording(h.rp.jobs).warnings) o.emit({ type: 'message', level: 'warn', text });
       // Planned again under the lock: what was submitted or done meanwhile is not submitted again.
       const work = workOf(h.rp, h.rp.plan());
       result.blocked.push(...work.blocked);
