@@ -112,7 +112,7 @@ test('five recordings added while one runs: all processed, each job once; events
   assert.ok(events.some((e) => e.type === 'stopping' && e.signal === 'SIGINT'));
 }));
 
-test('recordings arriving in bursts while one runs, each folder made a moment before its marker: every one is picked up within seconds, without the rescan', timed(async () => {
+test('recordings arriving in bursts while one runs, each folder made a moment before its marker: every one is picked up without the rescan', timed(async () => {
   // A folder read by the watcher before its marker is written, and watched only after, must not
   // hide the recording until the periodic rescan (an hour here). Many recordings, several rounds,
   // flat and SpikeGLX-like nested folders: the race was seen about once in twenty small runs.
@@ -142,13 +142,14 @@ test('recordings arriving in bursts while one runs, each folder made a moment be
     await Promise.all(writes);
     const queued = (n: string) => new RegExp(`^queue  ${n}: `, 'm').test(h.output());
     try {
-      await waitUntil(() => names.every(queued), 'every recording to be queued', 15_000);
+      // Bounded by the rescan (an hour), not by how busy the machine is.
+      await waitUntil(() => names.every(queued), 'every recording to be queued', 110_000);
     } catch {
       throw new Error(`round ${round}: never picked up: ${names.filter((n) => !queued(n)).join(' ')}; the watch said:\n${h.output()}`);
     }
   }
   await stop(h);
-}, 180_000));
+}, 500_000));
 
 test('SIGKILL during a job, then a new watch: the interrupted job reruns, finished ones do not', timed(async () => {
   const p = makeProject({ recordings: ['r1', 'r2'], head: head('{ settle_seconds: 0.2 }'), stages: fourStages({ bExtra: ['--wait-for', '{root}/../go'] }) });
