@@ -26,7 +26,7 @@ test('kill -9 mid-job: the next run reruns it as "last run interrupted" and stop
   const r = await p.run(['all']);
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /start  r1 b \(last run interrupted/);
-  await waitUntil(() => !alive(orphan), 'the orphan to be stopped', 5000);
+  await waitUntil(() => !alive(orphan), 'the orphan to be stopped');
   assert.is(p.starts('r1/a'), 1);
   assert.is(p.starts('r1/b'), 2);
   const runs = fs.readFileSync(path.join(p.rec('r1'), '.ephys-make', 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -43,7 +43,7 @@ test('SIGINT: running job group stopped, record interrupted, lock released, exit
   const r = await h.done;
   assert.is(r.code, 130, r.stdout + r.stderr);
   assert.match(r.stdout, /SIGINT: stopping running jobs/);
-  await waitUntil(() => !alive(job), 'the job to be stopped', 5000);
+  await waitUntil(() => !alive(job), 'the job to be stopped');
   const state = JSON.parse(fs.readFileSync(path.join(p.rec('r1'), '.ephys-make', 'state.json'), 'utf8'));
   assert.is(state.jobs.b.status, 'interrupted');
   assert.is(state.jobs.a.status, 'done');

@@ -21,7 +21,7 @@ for (const point of ['spawned', 'recorded'] as const) {
     assert.is(job, 'r1:a');
     h.child.kill('SIGKILL');
     await h.done;
-    await waitUntil(() => !isRunning(Number(pid)), 'the launcher to give up', 10_000);
+    await waitUntil(() => !isRunning(Number(pid)), 'the launcher to give up');
     assert.is(p.starts('r1/a'), 0, 'the job never started');
     const n = await p.run(['-n']);
     assert.match(n.stdout, /^would run r1 a: last run interrupted \(pid \d+ on \S+\)$/m);
