@@ -78,9 +78,9 @@ const ignoredPart = /(^|[\\/])(\.ephys-make|\.git|node_modules)([\\/]|$)/;
 const pokeDelayMs = 100;
 /**
  * When a new folder's files are looked for ourselves (see lookInto): soon, and again once chokidar
- * has surely finished reading the folder and watches it.
+ * has surely finished reading the folder and watches it (later on a busy machine).
  */
-const newFolderLooksMs = [pokeDelayMs, 1000, 5000];
+const newFolderLooksMs = [pokeDelayMs, 1000, 5000, 30_000];
 
 export class RecordingWatcher {
   private tracked = new Map<string, Tracked>();
