@@ -267,7 +267,7 @@ async function renderBinaries(r: Resolved, m: RecordingModel, spikes: SpikeTrain
     const range = chunkRange(m, next++, lf !== undefined);
     const [from, to] = spikesTouching(spikes.times, range.t0, range.n);
     // slice, not subarray: a view would send the whole spike list to the worker each time.
-    queue.push(pool.run({ kind: 'chunk', job: { ...range, spikes: { times: spikes.times.slice(from, to), units: spikes.units.slice(from, to) } } }) as Promise<RenderedChunk>);
+    queue.push(pool.run({ kind: 'chunk', job: { ...range, spikes: { times: spikes.times.slice(from, to), units: spikes.units.slice(from, to), scales: spikes.scales.slice(from, to) } } }) as Promise<RenderedChunk>);
   };
   const apFlush = new BackgroundFlush(ap.tmpPath);
   const lfFlush = lf ? new BackgroundFlush(lf.tmpPath) : undefined;

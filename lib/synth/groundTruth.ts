@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { writeFileAtomic } from '../base/atomicFile.js';
 import { writeNpy } from '../formats/npy.js';
-import { templates, templateSamples, troughSample, type SpikeTrains } from './units.js';
+import { cellClasses, templates, templateSamples, troughSample, type SpikeTrains } from './units.js';
 import type { RecordingModel } from './model.js';
 
 export const groundTruthFolder = 'ground_truth';
@@ -26,7 +26,7 @@ export function writeGroundTruth(dir: string, m: RecordingModel, spikes: SpikeTr
   const silent = new Set(m.silent);
   writeNpy(path.join(dir, 'spike_times.npy'), { dtype: 'uint64', shape: [spikes.times.length], data: BigUint64Array.from(spikes.times, (t) => BigInt(t)) });
   writeNpy(path.join(dir, 'spike_clusters.npy'), { dtype: 'uint32', shape: [spikes.units.length], data: spikes.units });
-  writeNpy(path.join(dir, 'templates.npy'), { dtype: 'float32', shape: [u.count, templateSamples, m.channels], data: templates(u, m.sites, silent) });
+  writeNpy(path.join(dir, 'templates.npy'), { dtype: 'float32', shape: [u.count, templateSamples, m.channels], data: templates(u, m.sites, silent, m.sampleRateHz) });
   const pos = new Float64Array(u.count * 3);
   for (let i = 0; i < u.count; i++) pos.set([u.x[i], u.y[i], u.z[i]], i * 3);
   writeNpy(path.join(dir, 'unit_positions.npy'), { dtype: 'float64', shape: [u.count, 3], data: pos });
@@ -64,6 +64,11 @@ export function writeGroundTruth(dir: string, m: RecordingModel, spikes: SpikeTr
     peak_channels: Array.from(u.peakChannel),
     peak_amplitudes_uv: Array.from(u.amplitudeUv, (v) => round(v, 2)),
     firing_rates_hz: Array.from(u.rateHz, (v) => round(v, 4)),
+    cell_classes: Array.from(u.cellClass, (c) => cellClasses[c]),
+    cell_class_note: 'regular: broad spike, slow repolarisation, wide footprint, may burst; fast: narrow spike, large quick repolarisation, compact footprint, no bursts',
+    decay_lengths_um: Array.from(u.decayUm, (v) => round(v, 1)),
+    burst_probabilities: Array.from(u.burstProbability, (v) => round(v, 3)),
+    burst_note: 'share of a unit\'s firing events that are bursts of 2-5 spikes 3-8 ms apart, each 0.88x the one before (at least 0.6x); templates are of the first spike',
     spike_counts: counts,
     refractory_period_ms: x.refractoryMs,
     units_with_violations: x.violators,

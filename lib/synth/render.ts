@@ -15,6 +15,8 @@ const scratch = new Scratch();
 export interface ChunkSpikes {
   times: Float64Array;
   units: Uint32Array;
+  /** Amplitude of each spike relative to its unit's template. */
+  scales: Float32Array;
 }
 
 /** Indices [from, to) of the spikes whose window touches AP samples [t0, t0+n). */
@@ -40,21 +42,22 @@ function addSpikes(m: RecordingModel, silent: Set<number>, t0: number, n: number
   // Drift is slow, so one footprint per unit per chunk (at its middle) is enough.
   const shift = driftAt(m, t0 + n / 2);
   const prints = new Map<number, Footprint>();
-  const w = m.units.waveforms;
+  const T = templateSamples;
   for (let i = 0; i < spikes.times.length; i++) {
     const u = spikes.units[i];
     let f = prints.get(u);
     if (!f) {
-      f = footprint(m.units, u, m.sites, silent, shift);
+      f = footprint(m.units, u, m.sites, silent, shift, m.sampleRateHz);
+      // Gains and the count scale folded into the waveforms once per unit and chunk.
+      for (let j = 0; j < f.channels.length; j++) for (let k = 0; k < T; k++) f.waveforms[j * T + k] *= f.gainsUv[j] * perCount;
       prints.set(u, f);
     }
     const start = spikes.times[i] - troughSample - t0;
-    const k0 = Math.max(0, -start), k1 = Math.min(templateSamples, n - start);
-    const chans = f.channels, gains = f.gainsUv;
+    const k0 = Math.max(0, -start), k1 = Math.min(T, n - start);
+    const chans = f.channels, waves = f.waveforms, scale = spikes.scales[i];
     for (let k = k0; k < k1; k++) {
-      const v = w[u * templateSamples + k] * perCount;
       const row = (start + k) * C;
-      for (let j = 0; j < chans.length; j++) acc[row + chans[j]] += v * gains[j];
+      for (let j = 0, at = k; j < chans.length; j++, at += T) acc[row + chans[j]] += waves[at] * scale;
     }
   }
 }
