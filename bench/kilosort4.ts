@@ -1,12 +1,12 @@
 /**
- * `node dist/bench/kilosort4.js [--python PY] [--seconds S] [--channels C] [--seed N] [--cache DIR]`:
+ * `node dist/bench/kilosort4.js [--python PY] [--only NAME,...] [--seconds S] [--cache DIR]`:
  * the built-in quick-look sorter and the real Kilosort 4 (on the CPU, through the kilosort4 stage's
- * driver) on the same `ephys-make synth` recording, scored against its ground truth side by side
- * with their run times. Kilosort 4 runs only when an interpreter that imports it is given
+ * driver) on the standard synthetic recordings (lib/synth/benchmarkSet.ts: with and without
+ * drift), scored against their ground truth side by side with their run times. Kilosort 4 runs only when an interpreter that imports it is given
  * (--python or EPHYS_MAKE_KS4_PYTHON); otherwise the benchmark says so and exits 0.
  *
  * A Kilosort 4 run takes minutes of both cores: with --cache (or EPHYS_MAKE_KS4_CACHE) its output
- * folder and output.json are kept per (seconds, channels, seed) and reused, the run time reported
+ * folder and output.json are kept per recording (name, seconds, channels, seed, drift) and reused, the run time reported
  * being the one measured when it ran. Recordings are byte-identical for the same options and seed.
  */
 import fs from 'node:fs';
@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { synthesize } from '../lib/synth/generate.js';
+import { benchmarkSet, type BenchmarkRecording } from '../lib/synth/benchmarkSet.js';
 import { compareToGroundTruth, type GroundTruthComparison } from '../lib/synth/groundTruthMatch.js';
 import { readSpikeGlxMeta } from '../lib/formats/spikeglx.js';
 import { geometryFromSites } from '../lib/formats/probeGeometry.js';
@@ -26,10 +27,11 @@ const hostPath = path.join(packageRoot, 'dist', 'lib', 'builtin', 'host.js');
 const driverPath = path.join(packageRoot, 'stages', 'kilosort4', 'driver.py');
 
 const { values: o } = parseArgs({ options: {
-  python: { type: 'string' }, seconds: { type: 'string' }, channels: { type: 'string' }, seed: { type: 'string' }, cache: { type: 'string' },
+  python: { type: 'string' }, only: { type: 'string' }, seconds: { type: 'string' }, cache: { type: 'string' },
 } });
 const python = o.python ?? process.env.EPHYS_MAKE_KS4_PYTHON;
-const seconds = Number(o.seconds ?? 20), channels = Number(o.channels ?? 128), seed = Number(o.seed ?? 1);
+const only = o.only?.split(',');
+for (const name of only ?? []) if (!benchmarkSet.some((b) => b.name === name)) throw new Error(`--only: no recording '${name}' (the set: ${benchmarkSet.map((b) => b.name).join(', ')})`);
 const cache = o.cache ?? process.env.EPHYS_MAKE_KS4_CACHE;
 
 function run(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
@@ -45,11 +47,20 @@ function row(name: string, secs: number, c: GroundTruthComparison, note = ''): s
 }
 
 async function main(): Promise<void> {
+  for (const b of benchmarkSet) {
+    if (only && !only.includes(b.name)) continue;
+    await benchmark(o.seconds ? { ...b, seconds: Number(o.seconds) } : b);
+  }
+  console.log('accuracy >= 0.8 counts as sorted (units over 5x noise); the machine is shared: run times vary');
+}
+
+async function benchmark(b: BenchmarkRecording): Promise<void> {
+  const { seconds, channels, seed, driftUm } = b;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ephys-make-bench-ks4-'));
   try {
-    const s = await synthesize({ outDir: work, recordings: 1, seconds, channels, seed, lfp: false });
+    const s = await synthesize({ outDir: work, recordings: 1, seconds, channels, seed, driftUm, lfp: false });
     const rec = s.recordings[0];
-    console.log(`synthetic recording: ${seconds} s, ${channels} channels, ${rec.units} units, seed ${seed}; accuracy >= 0.8 counts as sorted (units over 5x noise)`);
+    console.log(`\n${b.name}: ${seconds} s, ${channels} channels, ${rec.units} units, seed ${seed}, drift ${driftUm} µm (${b.note})`);
     const ephys = { ap_band_file: rec.apFile, num_channels: rec.savedChannels, sample_rate: rec.sampleRateHz, bit_volts: rec.bitVolts };
 
     const builtinDir = path.join(work, 'builtin');
@@ -62,7 +73,7 @@ async function main(): Promise<void> {
     if (!python) {
       lines.push('  Kilosort 4               not run: give --python or EPHYS_MAKE_KS4_PYTHON (an interpreter that imports kilosort)');
     } else {
-      const key = `synth-${seconds}s-${channels}ch-seed${seed}`;
+      const key = `synth-${b.name}-${seconds}s-${channels}ch-seed${seed}-drift${driftUm}`;
       const ksDir = cache ? path.join(cache, key, 'kilosort') : path.join(work, 'kilosort4');
       const outJson = cache ? path.join(cache, key, 'output.json') : path.join(work, 'kilosort4.out.json');
       let note = '';
@@ -85,7 +96,6 @@ async function main(): Promise<void> {
       lines.push(row('Kilosort 4 (CPU)', kSecs, compareToGroundTruth(ksDir, rec.groundTruthDir), note));
     }
     console.log(lines.join('\n'));
-    console.log('(the machine is shared: run times vary)');
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

@@ -12,6 +12,7 @@ import { stage as medianSubtraction } from '../stages/median_subtraction/index.j
 import { stage as sorter } from '../stages/builtin_sorter/index.js';
 import { compareToGroundTruth, countMatches, formatComparison } from '../lib/synth/groundTruthMatch.js';
 import { defaultParams } from '../stages/builtin_sorter/params.js';
+import { foldSmallClusters } from '../stages/builtin_sorter/reassign.js';
 
 function context(): BuiltinContext {
   return { signal: new AbortController().signal, log: () => {}, progress: () => {} };
@@ -58,7 +59,31 @@ test('finds the units of a synthetic recording like the demo\'s (20 s, 128 chann
   assert.ok(c.detectableUnits >= 20, `only ${c.detectableUnits} detectable units`);
   assert.ok(c.wellSortedFraction >= 0.8, `${(100 * c.wellSortedFraction).toFixed(0)}% of detectable units reach accuracy 0.8`);
   assert.match(String(out.note), /not a Kilosort replacement/i);
+  // No leftover clusters of one or two spikes (min_unit_spikes 3).
+  const perCluster = new Map<number, number>();
+  for (const k of toNumberArray(readNpy(path.join(ks, 'spike_clusters.npy')))) perCluster.set(k, (perCluster.get(k) ?? 0) + 1);
+  const tiny = [...perCluster].filter(([, n]) => n < 3);
+  assert.equal(tiny, [], `clusters of fewer than 3 spikes: ${tiny.map(([k, n]) => `${k} (${n})`).join(', ')}`);
 }, 110_000));
+
+test('clusters of fewer than min_unit_spikes go to their nearest cluster; a spike with none near is dropped', () => {
+  // Features of one component per slot, radius 1 (3 slots): unit A peaks on channel 10 with
+  // slots (1, -5, 1), unit B on channel 12 with (2, -8, 2); leftovers between and far away.
+  const spikes: Array<[number, number[]]> = [];
+  for (let i = 0; i < 10; i++) spikes.push([10, [1, -5, 1]], [12, [2, -8, 2]]);
+  spikes.push([11, [-5, 1, 0]], [11, [-4.5, 1.2, 0]]); // A's spikes seen from channel 11: A's slots shifted
+  spikes.push([12, [2, -7.5, 2.1]]); // a B spike in a cluster of its own
+  spikes.push([60, [0, -6, 0]]); // far from every cluster
+  const channels = Int32Array.from(spikes, (s) => s[0]);
+  const features = Float32Array.from(spikes.flatMap((s) => s[1]));
+  const a = Array.from({ length: 10 }, (_, i) => 2 * i), b = a.map((e) => e + 1);
+  const input = { channels, features, radius: 1, components: 1, searchRadius: 4, clusters: [a, b, [20, 21], [22], [23]] };
+  const r = foldSmallClusters(input, 3);
+  assert.equal(r.clusters, [[...a, 20, 21], [...b, 22]]);
+  assert.is(r.folded, 3);
+  assert.equal(r.dropped, [23]);
+  assert.is(foldSmallClusters(input, 1).clusters, input.clusters, 'min_unit_spikes 1 keeps every cluster');
+});
 
 test('writes the Kilosort 2 file set with its dtypes and shapes, readable as the modules read it', timed(async () => {
   const p = await demoRecording();

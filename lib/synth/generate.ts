@@ -23,7 +23,7 @@ import { mixSeed } from './random.js';
 import { recycleChunk, startRenderPool, type RenderPool, type RenderedChunk } from './worker.js';
 import { BackgroundFlush } from './backgroundFlush.js';
 import { spikesTouching } from './render.js';
-import { fireUnits, placeUnits, type SpikeTrains } from './units.js';
+import { fireUnits, placeUnits, type SpikeTrains, type UnitModel } from './units.js';
 import { groundTruthFolder, writeGroundTruth } from './groundTruth.js';
 import { spikeGlxMeta, spikeGlxPaths, np1Channels } from './spikeglx.js';
 import { apFolder, lfFolder, openEphysPaths, structureOebin } from './openephys.js';
@@ -44,6 +44,8 @@ export interface SynthOptions {
   lfp?: boolean;
   /** Units given refractory-period violations; default: the fastest-firing unit. */
   violationUnits?: number[];
+  /** How units look and fire (units.ts); default `varied`. */
+  unitModel?: UnitModel;
   /** Render threads; 0 renders in this thread. Default: the machine's cores, at most 4. */
   workers?: number;
   /** Called after each chunk is written. */
@@ -115,6 +117,7 @@ function resolve(o: SynthOptions): Resolved {
     seed: o.seed ?? 1,
     driftUm: o.driftUm ?? 0,
     lfp: o.lfp ?? true,
+    unitModel: o.unitModel ?? 'varied',
     workers: o.workers ?? Math.min(4, os.availableParallelism()),
     violationUnits: o.violationUnits,
     onProgress: o.onProgress,
@@ -127,6 +130,7 @@ function resolve(o: SynthOptions): Resolved {
   const minSeconds = 0.01;
   check(Number.isFinite(r.seconds) && r.seconds >= minSeconds && r.seconds <= 24 * 3600, `seconds must be from ${minSeconds} to 86400, got ${r.seconds}`);
   check(Number.isInteger(r.units) && r.units >= 0 && r.units <= 1000, `units must be a whole number from 0 to 1000, got ${r.units}`);
+  check(r.unitModel === 'varied' || r.unitModel === 'uniform', `unit model must be varied or uniform, got ${r.unitModel}`);
   check(r.layout === 'spikeglx' || r.layout === 'openephys', `layout must be spikeglx or openephys, got ${r.layout}`);
   check(Number.isInteger(r.seed) && r.seed >= 0 && r.seed <= 0xffffffff, `seed must be a whole number from 0 to 4294967295, got ${r.seed}`);
   check(Number.isFinite(r.driftUm) && Math.abs(r.driftUm) <= 1000, `drift must be a number of µm from -1000 to 1000, got ${r.driftUm}`);
@@ -145,7 +149,7 @@ export function modelRecording(o: SynthOptions, index: number): { model: Recordi
   const channel = chooseChannels(seed, r.channels);
   const sites = sitePositions(r.channels);
   const silent = silentChannels(channel);
-  const units = placeUnits(seed, { count: r.units, maxYUm: siteY(channel.surfaceChannel), sites, silent }, apSampleRateHz);
+  const units = placeUnits(seed, { model: r.unitModel, count: r.units, maxYUm: siteY(channel.surfaceChannel), sites, silent }, apSampleRateHz);
   let violators = r.violationUnits;
   if (!violators) {
     let fastest = -1;

@@ -48,16 +48,15 @@ function addSpikes(m: RecordingModel, silent: Set<number>, t0: number, n: number
     let f = prints.get(u);
     if (!f) {
       f = footprint(m.units, u, m.sites, silent, shift, m.sampleRateHz);
-      // Gains and the count scale folded into the waveforms once per unit and chunk.
-      for (let j = 0; j < f.channels.length; j++) for (let k = 0; k < T; k++) f.waveforms[j * T + k] *= f.gainsUv[j] * perCount;
       prints.set(u, f);
     }
     const start = spikes.times[i] - troughSample - t0;
     const k0 = Math.max(0, -start), k1 = Math.min(T, n - start);
-    const chans = f.channels, waves = f.waveforms, scale = spikes.scales[i];
+    const chans = f.channels, gains = f.gainsUv, waves = f.waveforms, scale = spikes.scales[i];
     for (let k = k0; k < k1; k++) {
       const row = (start + k) * C;
-      for (let j = 0, at = k; j < chans.length; j++, at += T) acc[row + chans[j]] += waves[at] * scale;
+      // In this order, so that a uniform-model recording is the same to the last bit as before.
+      for (let j = 0, at = k; j < chans.length; j++, at += T) acc[row + chans[j]] += waves[at] * perCount * gains[j] * scale;
     }
   }
 }

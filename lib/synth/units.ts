@@ -25,6 +25,7 @@ type Shape = Record<(typeof shapeKeys)[number], number>;
 const shapeSize = shapeKeys.length;
 
 export interface Units {
+  model: UnitModel;
   count: number;
   /** Positions at time 0, µm: x and y in the probe plane, z away from it. */
   x: Float64Array;
@@ -48,7 +49,15 @@ export interface Units {
   waveforms: Float32Array;
 }
 
+/**
+ * `varied`: the cell classes above, each unit its own shape and spread (the default). `uniform`:
+ * the earlier model, kept so that recordings made with it (the golden fixtures' inputs) can be
+ * made again byte for byte: one shape family, the same spread for every unit, no bursts.
+ */
+export type UnitModel = 'varied' | 'uniform';
+
 export interface UnitPlacement {
+  model: UnitModel;
   count: number;
   /** Units live below this y (the brain surface), µm. */
   maxYUm: number;
@@ -127,6 +136,33 @@ function waveformAt(sh: Shape, sampleRateHz: number, extraUm: number, alongUm: n
   for (let k = 0; k < templateSamples; k++) out[at + k] /= depth;
 }
 
+
+/**
+ * The `uniform` model's waveform: trough then a slower, smaller positive peak: two Gaussians in time, tapered at the window's
+ * ends so that a spike adds nothing outside its window.
+ */
+function uniformWaveform(rng: Rng, sampleRateHz: number): Float32Array {
+  const msPerSample = 1000 / sampleRateHz;
+  const troughWidthMs = rng.uniform(0.08, 0.16);
+  const peakDelayMs = rng.uniform(0.3, 0.55);
+  const peakWidthMs = rng.uniform(0.14, 0.28);
+  const peakRatio = rng.uniform(0.2, 0.45);
+  const shape = (t: number) => -Math.exp(-0.5 * (t / troughWidthMs) ** 2) + peakRatio * Math.exp(-0.5 * ((t - peakDelayMs) / peakWidthMs) ** 2);
+  // The rising peak pulls the sum's minimum slightly before the trough Gaussian's centre; find
+  // it, so that the sampled trough falls exactly on troughSample, where the spike time points.
+  let tMin = 0;
+  for (let t = -0.1; t <= 0.01; t += 0.0005) if (shape(t) < shape(tMin)) tMin = t;
+  const w = new Float32Array(templateSamples);
+  for (let k = 0; k < templateSamples; k++) {
+    const edge = Math.min(k, templateSamples - 1 - k);
+    const taper = edge >= 6 ? 1 : 0.5 - 0.5 * Math.cos((Math.PI * edge) / 6);
+    w[k] = shape((k - troughSample) * msPerSample + tMin) * taper;
+  }
+  const depth = -w[troughSample];
+  for (let k = 0; k < templateSamples; k++) w[k] /= depth;
+  return w;
+}
+
 /** Units closer than this (µm) share most of their sites. */
 const nearbyUm = 40;
 /** Largest cosine between the peak-site waveforms of two nearby units. */
@@ -141,7 +177,7 @@ function cosine(a: Float32Array, b: Float32Array): number {
 export function placeUnits(seed: number, p: UnitPlacement, sampleRateHz: number): Units {
   const n = p.count;
   const u: Units = {
-    count: n,
+    model: p.model, count: n,
     x: new Float64Array(n), y: new Float64Array(n), z: new Float64Array(n),
     amplitudeUv: new Float64Array(n), gainUv: new Float64Array(n), decayUm: new Float64Array(n), peakChannel: new Int32Array(n),
     rateHz: new Float64Array(n), cellClass: new Uint8Array(n), burstProbability: new Float64Array(n),
@@ -154,6 +190,13 @@ export function placeUnits(seed: number, p: UnitPlacement, sampleRateHz: number)
     u.z[i] = rng.uniform(12, 40);
     // Log-uniform: many small units, a few large ones, as sorted data shows.
     u.amplitudeUv[i] = 50 * Math.exp(rng.float() * Math.log(300 / 50));
+    if (p.model === 'uniform') {
+      u.rateHz[i] = Math.min(40, Math.max(0.5, 3 * Math.exp(0.9 * rng.normal())));
+      u.waveforms.set(uniformWaveform(rng, sampleRateHz), i * templateSamples);
+      u.decayUm[i] = 25;
+      placePeak(u, i, p);
+      continue;
+    }
     const fast = rng.float() < 0.25;
     u.cellClass[i] = fast ? 1 : 0;
     // Lognormal rates (medians 2.5 Hz and 8 Hz); the caps keep a few spikes in short recordings
@@ -176,16 +219,21 @@ export function placeUnits(seed: number, p: UnitPlacement, sampleRateHz: number)
     }
     shapeKeys.forEach((k, j) => { u.shapes[i * shapeSize + j] = chosen![k]; });
     waveformAt(chosen!, sampleRateHz, 0, 0, u.waveforms, i * templateSamples);
-    let best = -1, bestD = Infinity;
-    for (let c = 0; c < p.sites.length; c++) {
-      if (p.silent.has(c)) continue;
-      const d = distance(u, i, p.sites[c], 0);
-      if (d < bestD) { bestD = d; best = c; }
-    }
-    u.peakChannel[i] = best;
-    u.gainUv[i] = u.amplitudeUv[i] / Math.exp(-bestD / u.decayUm[i]);
+    placePeak(u, i, p);
   }
   return u;
+}
+
+/** The unit's nearest site and the gain that gives its amplitude there. */
+function placePeak(u: Units, i: number, p: UnitPlacement): void {
+  let best = -1, bestD = Infinity;
+  for (let c = 0; c < p.sites.length; c++) {
+    if (p.silent.has(c)) continue;
+    const d = distance(u, i, p.sites[c], 0);
+    if (d < bestD) { bestD = d; best = c; }
+  }
+  u.peakChannel[i] = best;
+  u.gainUv[i] = u.amplitudeUv[i] / Math.exp(-bestD / u.decayUm[i]);
 }
 
 export function distance(u: Units, i: number, site: Site, yShiftUm: number): number {
@@ -216,8 +264,13 @@ export function footprint(u: Units, i: number, sites: Site[], silent: Set<number
     gains.push(g);
     dists.push(d);
   }
-  const sh = shapeOf(u, i);
   const waveforms = new Float32Array(channels.length * templateSamples);
+  if (u.model === 'uniform') {
+    const w = u.waveforms.subarray(i * templateSamples, (i + 1) * templateSamples);
+    for (let j = 0; j < channels.length; j++) waveforms.set(w, j * templateSamples);
+    return { channels: Int32Array.from(channels), gainsUv: Float32Array.from(gains), waveforms };
+  }
+  const sh = shapeOf(u, i);
   channels.forEach((c, j) => {
     waveformAt(sh, sampleRateHz, Math.max(0, dists[j] - nearest - 15), Math.max(0, Math.abs(sites[c].y - u.y[i] - yShiftUm) - 20), waveforms, j * templateSamples);
   });
@@ -272,7 +325,7 @@ const burstFloor = 0.6;
  */
 export function fireUnits(seed: number, u: Units, plan: FiringPlan): SpikeTrains {
   const ms = plan.sampleRateHz / 1000;
-  const refractory = Math.ceil(plan.refractoryMs * ms);
+  const refractory = Math.ceil((plan.refractoryMs / 1000) * plan.sampleRateHz);
   const first = troughSample;
   const last = plan.samples - (templateSamples - troughSample);
   const all: Array<[number, number, number]> = [];
@@ -281,7 +334,7 @@ export function fireUnits(seed: number, u: Units, plan: FiringPlan): SpikeTrains
     const pb = u.burstProbability[i];
     const meanSpikes = 1 + pb * ((burstSpikes[0] + burstSpikes[1]) / 2 - 1);
     const meanBurstSamples = pb * ((burstSpikes[0] + burstSpikes[1]) / 2 - 1) * ((burstIntervalMs[0] + burstIntervalMs[1]) / 2) * ms;
-    const meanWait = Math.max(refractory, (plan.sampleRateHz * meanSpikes) / u.rateHz[i] - refractory - meanBurstSamples);
+    const meanWait = pb > 0 ? Math.max(refractory, (plan.sampleRateHz * meanSpikes) / u.rateHz[i] - refractory - meanBurstSamples) : plan.sampleRateHz / u.rateHz[i] - refractory;
     let t = first + Math.round(rng.exponential(meanWait + refractory));
     while (t <= last) {
       const spikes = pb > 0 && rng.float() < pb ? burstSpikes[0] + rng.below(burstSpikes[1] - burstSpikes[0] + 1) : 1;
@@ -294,7 +347,7 @@ export function fireUnits(seed: number, u: Units, plan: FiringPlan): SpikeTrains
         }
         all.push([t, i, scale]);
         if (plan.violators.has(i) && rng.float() < plan.violationFraction) {
-          const early = t + Math.round(rng.uniform(0.4, 1.2) * ms);
+          const early = t + Math.round(rng.uniform(0.4, 1.2) * plan.sampleRateHz / 1000);
           if (early <= last) all.push([early, i, scale]);
         }
       }

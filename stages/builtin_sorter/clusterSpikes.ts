@@ -1,13 +1,14 @@
 /**
  * From detected spikes to clusters: each peak-channel neighbourhood clustered on its own (in
  * parallel, isosplit.ts), clusters of neighbouring neighbourhoods that are one unit merged
- * (merge.ts), spikes moved to their nearest cluster mean (reassign.ts), and clusters numbered by
- * depth, as Phy users expect to scroll them.
+ * (merge.ts), spikes moved to their nearest cluster mean (reassign.ts), clusters of one or two
+ * spikes folded into their nearest cluster, and clusters numbered by depth, as Phy users expect
+ * to scroll them.
  */
 import { mergeAcrossNeighbourhoods } from './merge.js';
 import type { SorterParams } from './params.js';
 import type { SorterPool } from './worker.js';
-import { reassignToNearestTemplate } from './reassign.js';
+import { foldSmallClusters, reassignToNearestTemplate } from './reassign.js';
 import type { Task, TaskResult } from './tasks.js';
 
 export interface SpikeFeatures {
@@ -23,6 +24,10 @@ export interface Clustering {
   peaks: number[];
   neighbourhoods: number;
   localClusters: number;
+  /** Clusters below min_unit_spikes folded into their nearest cluster. */
+  folded: number;
+  /** Spikes of those with no cluster near enough: in no cluster, ascending. */
+  dropped: number[];
 }
 
 export function modeChannel(events: number[], channels: Int32Array): number {
@@ -74,7 +79,10 @@ export async function clusterSpikes(pool: SorterPool, s: SpikeFeatures, p: Sorte
   const reassigned = reassignToNearestTemplate({
     channels: s.channels, features: s.features, radius: p.neighbourhood_radius, components: p.pca_components, clusters: merged, searchRadius: p.merge_radius,
   });
-  const peakOf = reassigned.map((events) => modeChannel(events, s.channels));
-  const order = reassigned.map((_, i) => i).sort((a, b) => peakOf[a] - peakOf[b] || reassigned[a][0] - reassigned[b][0]);
-  return { clusters: order.map((i) => reassigned[i]), peaks: order.map((i) => peakOf[i]), neighbourhoods: groupList.length, localClusters: local.length };
+  const { clusters: kept, folded, dropped } = foldSmallClusters({
+    channels: s.channels, features: s.features, radius: p.neighbourhood_radius, components: p.pca_components, clusters: reassigned, searchRadius: p.merge_radius,
+  }, p.min_unit_spikes);
+  const peakOf = kept.map((events) => modeChannel(events, s.channels));
+  const order = kept.map((_, i) => i).sort((a, b) => peakOf[a] - peakOf[b] || kept[a][0] - kept[b][0]);
+  return { clusters: order.map((i) => kept[i]), peaks: order.map((i) => peakOf[i]), neighbourhoods: groupList.length, localClusters: local.length, folded, dropped };
 }

@@ -13,7 +13,8 @@ import { StageError, type BuiltinStage, type InputJson } from '../../lib/builtin
 import { readParams } from './params.js';
 import { sortRecording } from './sort.js';
 
-export const version = '1';
+// 2: clusters of fewer than min_unit_spikes folded into their nearest (reassign.ts).
+export const version = '2';
 
 const note = 'ephys-make built-in quick-look sorter: threshold detection, PCA features and ISO-SPLIT-style clustering per channel '
   + 'neighbourhood. Not a Kilosort replacement (no template matching, drift correction or overlap resolution); use it for a first look.';

@@ -19,6 +19,7 @@ export interface SorterParams {
   cluster_dimensions: number;
   initial_clusters: number;
   min_cluster_spikes: number;
+  min_unit_spikes: number;
   isocut_threshold: number;
   separation_threshold: number;
   merge_radius: number;

@@ -92,6 +92,44 @@ export function reassignToNearestTemplate(m: ReassignInput): number[][] {
   return out.filter((c) => c.length > 0).map((c) => c.sort((a, b) => a - b));
 }
 
+/**
+ * Clustering and reassignment leave a few clusters of one or two spikes (a spike between two units,
+ * a lone noise crossing): no unit, yet a row in every table downstream. Each spike of a cluster
+ * with fewer than `minSpikes` goes to the nearest of the other clusters, compared as above on the
+ * channels their means cover; a spike with no such cluster within the search radius is dropped.
+ */
+export function foldSmallClusters(m: ReassignInput, minSpikes: number): { clusters: number[][]; folded: number; dropped: number[] } {
+  const K = m.components, slots = 2 * m.radius + 1;
+  const big = m.clusters.filter((c) => c.length >= minSpikes);
+  const small = m.clusters.filter((c) => c.length > 0 && c.length < minSpikes);
+  if (small.length === 0) return { clusters: m.clusters, folded: 0, dropped: [] };
+  const templates = big.map((c) => templateOf(m, c));
+  const byMode = templates.map((t, k) => ({ mode: t.mode, k })).sort((a, b) => a.mode - b.mode);
+  const out = big.map((c) => [...c]);
+  const dropped: number[] = [];
+  for (const events of small) {
+    for (const e of events) {
+      const p = m.channels[e];
+      let best = -1, bestD = Infinity;
+      for (let i = lowerBound(byMode, p - m.searchRadius); i < byMode.length && byMode[i].mode <= p + m.searchRadius; i++) {
+        const t = templates[byMode[i].k];
+        let d = 0, used = 0;
+        for (let s = 0; s < slots; s++) {
+          const c = p - m.radius + s - t.first;
+          if (c < 0 || c * K >= t.mean.length || Number.isNaN(t.mean[c * K])) continue;
+          used++;
+          for (let q = 0; q < K; q++) d += (m.features[(e * slots + s) * K + q] - t.mean[c * K + q]) ** 2;
+        }
+        // Per channel compared, since clusters' means cover different channels.
+        if (used > 0 && d / used < bestD) { bestD = d / used; best = byMode[i].k; }
+      }
+      if (best < 0) dropped.push(e);
+      else out[best].push(e);
+    }
+  }
+  return { clusters: out.map((c) => c.sort((a, b) => a - b)), folded: small.length, dropped: dropped.sort((a, b) => a - b) };
+}
+
 function lowerBound(sorted: Array<{ mode: number }>, v: number): number {
   let lo = 0, hi = sorted.length;
   while (lo < hi) { const mid = (lo + hi) >> 1; if (sorted[mid].mode < v) lo = mid + 1; else hi = mid; }

@@ -150,18 +150,30 @@ export async function sortRecording(req: SortRequest): Promise<SortSummary> {
     // 3. Detection and features.
     const detected = await pool.runAll<Detected>(chunks.map(([from, to]) => ({ kind: 'detect', from, to, basis })), (_, i) => advance(bytesOf(chunks[i])));
     stopped();
-    const times = concat(detected.map((r) => r.times), (n) => new Float64Array(n));
+    let times = concat(detected.map((r) => r.times), (n) => new Float64Array(n));
     const channels = concat(detected.map((r) => r.channels), (n) => new Int32Array(n));
-    const offsets = concat(detected.map((r) => r.offsets), (n) => new Float32Array(n));
+    let offsets = concat(detected.map((r) => r.offsets), (n) => new Float32Array(n));
     const features = concat(detected.map((r) => r.features), (n) => new Float32Array(n));
-    const N = times.length;
+    let N = times.length;
     log(`detected ${N} spikes on ${peakChannels} channels`);
     phase('detect');
 
     // 4. Clustering per neighbourhood, then across neighbourhoods.
     const clustering = await clusterSpikes(pool, { channels, features }, p, sortable);
     stopped();
-    const clusters = clustering.clusters;
+    let clusters = clustering.clusters;
+    if (clustering.dropped.length > 0) {
+      // Spikes in no cluster leave every per-spike array, as Kilosort drops what it cannot assign.
+      const keep = new Uint8Array(N).fill(1);
+      for (const e of clustering.dropped) keep[e] = 0;
+      const index = new Int32Array(N);
+      for (let e = 0, k = 0; e < N; e++) if (keep[e]) index[e] = k++;
+      times = times.filter((_, e) => keep[e]);
+      offsets = offsets.filter((_, e) => keep[e]);
+      clusters = clusters.map((events) => events.map((e) => index[e]));
+      N = times.length;
+    }
+    if (clustering.folded > 0) log(`${clustering.folded} clusters of fewer than ${p.min_unit_spikes} spikes folded into their nearest cluster, ${clustering.dropped.length} spikes with none near dropped`);
     const T = clusters.length;
     const spikeCluster = new Uint32Array(N);
     clusters.forEach((events, k) => { for (const e of events) spikeCluster[e] = k; });
