@@ -252,6 +252,56 @@ test('normal units respect the refractory period; the chosen units violate it', 
   assert.is(model.samples, 120 * 30000);
 }));
 
+test('units sharing channels have distinct shapes; regular-spiking units burst, fast-spiking ones fire faster', timed(async () => {
+  const out = tempDir();
+  const s = await synthesize({ recordings: 1, seconds: 30, channels: 128, seed: 1, outDir: out, lfp: false });
+  const r = s.recordings[0];
+  const gt = info(r);
+  const tpl = readNpy(path.join(r.groundTruthDir, 'templates.npy'));
+  const pos = readNpy(path.join(r.groundTruthDir, 'unit_positions.npy')).data as Float64Array;
+  const [U, T, C] = tpl.shape;
+  const d = tpl.data as Float32Array;
+  const dot = (a: number, b: number) => { let e = 0; for (let q = 0; q < T * C; q++) e += d[a * T * C + q] * d[b * T * C + q]; return e; };
+  let pairs = 0, maxCosine = 0;
+  for (let a = 0; a < U; a++) {
+    for (let b = a + 1; b < U; b++) {
+      // Co-located: within 30 µm along the probe, so their footprints share most channels.
+      if (Math.abs(pos[a * 3 + 1] - pos[b * 3 + 1]) > 30) continue;
+      pairs++;
+      maxCosine = Math.max(maxCosine, dot(a, b) / Math.sqrt(dot(a, a) * dot(b, b)));
+    }
+  }
+  assert.ok(pairs >= 20, `${pairs} co-located pairs`);
+  assert.ok(maxCosine < 0.96, `largest cosine between co-located units' templates: ${maxCosine}`);
+
+  // Bursts: intervals of 3-8 ms, beyond the refractory period, in regular-spiking units only.
+  const times = toNumberArray(readNpy(path.join(r.groundTruthDir, 'spike_times.npy')));
+  const units = readNpy(path.join(r.groundTruthDir, 'spike_clusters.npy')).data as Uint32Array;
+  const last = new Map<number, number>();
+  const short = new Array<number>(U).fill(0), tooShort = new Array<number>(U).fill(0);
+  for (let i = 0; i < times.length; i++) {
+    const prev = last.get(units[i]);
+    if (prev !== undefined && times[i] - prev < 45) tooShort[units[i]]++;
+    else if (prev !== undefined && times[i] - prev <= 240) short[units[i]]++;
+    last.set(units[i], times[i]);
+  }
+  const classes: string[] = gt.cell_classes;
+  assert.ok(classes.includes('fast') && classes.includes('regular'));
+  for (let u = 0; u < U; u++) {
+    if (!gt.units_with_violations.includes(u)) assert.is(tooShort[u], 0, `unit ${u}: intervals below the refractory period`);
+    // Intervals of 1.5-8 ms: a few by chance at rates below 5 Hz (about 3%), many in bursts.
+    const share = short[u] / gt.spike_counts[u];
+    if (gt.spike_counts[u] < 50) continue;
+    const text = `unit ${u} (burst probability ${gt.burst_probabilities[u]}, ${gt.firing_rates_hz[u]} Hz): ${short[u]} of ${gt.spike_counts[u]} intervals of 1.5-8 ms`;
+    if (gt.burst_probabilities[u] === 0 && gt.firing_rates_hz[u] < 5) assert.ok(share < 0.08, text);
+    if (gt.burst_probabilities[u] >= 0.1) assert.ok(share >= 0.08, text);
+  }
+  assert.ok(classes.filter((_, u) => gt.burst_probabilities[u] >= 0.1 && gt.spike_counts[u] >= 50).length >= 3);
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+  const rates = (cls: string) => gt.firing_rates_hz.filter((_: number, u: number) => classes[u] === cls);
+  assert.ok(median(rates('fast')) > median(rates('regular')));
+}));
+
 test('LFP power drops above the brain surface', timed(async () => {
   const out = tempDir();
   const s = await synthesize({ recordings: 1, seconds: 2, channels: 64, units: 4, seed: 2, outDir: out, workers: 0 });
