@@ -64,7 +64,7 @@ test('finds the units of a synthetic recording like the demo\'s (20 s, 128 chann
   for (const k of toNumberArray(readNpy(path.join(ks, 'spike_clusters.npy')))) perCluster.set(k, (perCluster.get(k) ?? 0) + 1);
   const tiny = [...perCluster].filter(([, n]) => n < 3);
   assert.equal(tiny, [], `clusters of fewer than 3 spikes: ${tiny.map(([k, n]) => `${k} (${n})`).join(', ')}`);
-}, 110_000));
+}, 300_000));
 
 test('clusters of fewer than min_unit_spikes go to their nearest cluster; a spike with none near is dropped', () => {
   // Features of one component per slot, radius 1 (3 slots): unit A peaks on channel 10 with
@@ -148,7 +148,7 @@ test('writes the Kilosort 2 file set with its dtypes and shapes, readable as the
     checked++;
   }
   assert.ok(checked >= 10, `only ${checked} units checked`);
-}, 110_000));
+}, 300_000));
 
 test('the output does not depend on the number of worker threads', timed(async () => {
   const p = await prepare(4, 64, 7);
@@ -160,7 +160,7 @@ test('the output does not depend on the number of worker threads', timed(async (
   };
   const one = await digest(1);
   assert.ok(one === await digest(2), 'one and two workers differ');
-}, 110_000));
+}, 300_000));
 
 test('a truncated AP file is a StageError naming it, and nothing is written', timed(async () => {
   const dir = tempDir();
