@@ -180,4 +180,15 @@ test('whenReady resolves once a worker has started; idleCount counts started wor
   await p.close();
 }));
 
+test('a worker whose handler cannot be built fails the pool: whenReady and every task reject with its error', timed(async () => {
+  for (const workers of [0, 2]) {
+    const p = pool(workers, { ...setup(), failSetup: 'no such probe' });
+    const err = await p.run({ kind: 'square', n: 2 }).catch((e) => e);
+    assert.instance(err, StageError);
+    assert.is(err.message, 'no such probe');
+    if (workers > 0) assert.is((await p.whenReady().catch((e) => e)).message, 'no such probe');
+    await p.close();
+  }
+}));
+
 test.run();

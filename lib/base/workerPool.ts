@@ -81,7 +81,7 @@ export class WorkerPool<S, T, R, P = never> {
   private closed: Promise<void> | undefined;
   private inline: TaskHandler<T, R> | undefined;
   private readonly onAbort = () => this.fail(new StageError('stopped'));
-  private readonly readyWaiters: Array<() => void> = [];
+  private readonly readyWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
 
   constructor(private readonly options: WorkerPoolOptions<S, T, R, P>) {
     const count = Math.max(0, Math.floor(options.workers));
@@ -118,10 +118,11 @@ export class WorkerPool<S, T, R, P = never> {
     return n;
   }
 
-  /** Resolves once a worker has started (at once inline); never rejects. */
+  /** Resolves once a worker has started (at once inline); rejects with the pool's failure. */
   whenReady(): Promise<void> {
-    if (this.isInline || this.ready.some(Boolean) || this.failure) return Promise.resolve();
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.isInline || this.ready.some(Boolean)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
   run(task: T, options: RunOptions = {}): Promise<R> {
@@ -129,7 +130,10 @@ export class WorkerPool<S, T, R, P = never> {
     if (this.isInline) return this.runInline(task);
     let w = options.worker ?? 0;
     if (options.worker === undefined) {
-      for (let i = 1; i < this.workers.length; i++) if (this.outstanding[i] < this.outstanding[w]) w = i;
+      // Fewest outstanding; between equals, one already started (a task sent to a starting
+      // worker waits for its start-up).
+      const load = (i: number) => 2 * this.outstanding[i] + (this.ready[i] ? 0 : 1);
+      for (let i = 1; i < this.workers.length; i++) if (load(i) < load(w)) w = i;
     } else if (!(w >= 0 && w < this.workers.length)) {
       return Promise.reject(new Error(`internal error: no ${this.options.name} worker ${w}`));
     }
@@ -215,7 +219,7 @@ export class WorkerPool<S, T, R, P = never> {
     switch (m.kind) {
       case 'ready':
         this.ready[worker] = true;
-        for (const wake of this.readyWaiters.splice(0)) wake();
+        for (const w of this.readyWaiters.splice(0)) w.resolve();
         return;
       case 'progress':
         if (!this.failure) this.options.onProgress?.(m.message, worker);
@@ -251,7 +255,7 @@ export class WorkerPool<S, T, R, P = never> {
   private fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;
-    for (const wake of this.readyWaiters.splice(0)) wake();
+    for (const w of this.readyWaiters.splice(0)) w.reject(err);
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     this.outstanding.fill(0);
