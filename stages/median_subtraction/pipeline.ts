@@ -8,8 +8,7 @@
  * take half a second), this thread runs the kernel itself, so the first write is not held back.
  * Writes may finish in any order: every chunk has its own place in the files.
  */
-import type { Worker } from 'node:worker_threads';
-import type { ComputeRequest, WorkerReply } from './worker.js';
+import type { KernelPool } from './worker.js';
 
 export interface Chunk { firstSample: number; rows: number }
 export interface Slot { rowPtr: number; residualPtr: number }
@@ -17,7 +16,8 @@ export interface Slot { rowPtr: number; residualPtr: number }
 export interface PipelineSpec {
   chunks: Chunk[];
   slots: Slot[];
-  workers: Worker[];
+  /** Threads that run the kernel; the pipeline hands a chunk only to one started and idle. */
+  pool: KernelPool;
   maxReads: number;
   maxWrites: number;
   read(chunk: Chunk, slot: Slot): Promise<void>;
@@ -41,7 +41,7 @@ export function runPipeline(spec: PipelineSpec): Promise<void> {
     const toCompute: number[] = [];
     const toWrite: number[] = [];
     const chunkOfSlot = new Array<number>(slots.length).fill(-1);
-    const readyWorkers: Worker[] = [];
+    const pool = spec.pool;
     let anyWorkerReady = false, computingHere = false;
     let nextChunk = 0, reading = 0, computing = 0, writing = 0, written = 0;
     let failure: Error | undefined, settled = false;
@@ -64,10 +64,14 @@ export function runPipeline(spec: PipelineSpec): Promise<void> {
         .then(() => { toCompute.push(slot); }, fail)
         .finally(() => { reading--; pump(); });
     };
-    const startCompute = (slot: number, worker: Worker) => {
+    const startCompute = (slot: number) => {
       computing++;
       const { rowPtr, residualPtr } = slots[slot];
-      worker.postMessage({ id: slot, rows: chunks[chunkOfSlot[slot]].rows, rowPtr, residualPtr } satisfies ComputeRequest);
+      // A worker that dies never answers for its chunk: the pool then rejects every chunk it was
+      // given at once (they touch memory only; reads and writes in flight are still awaited).
+      pool.run({ rows: chunks[chunkOfSlot[slot]].rows, rowPtr, residualPtr })
+        .then(() => { toWrite.push(slot); }, fail)
+        .finally(() => { computing--; pump(); });
     };
     const startWrite = (slot: number) => {
       writing++;
@@ -106,44 +110,12 @@ export function runPipeline(spec: PipelineSpec): Promise<void> {
       }
       if (written === chunks.length) return finish();
       while (toWrite.length > 0 && writing < spec.maxWrites) startWrite(toWrite.shift()!);
-      while (toCompute.length > 0 && readyWorkers.length > 0) startCompute(toCompute.shift()!, readyWorkers.shift()!);
+      while (toCompute.length > 0 && pool.idleCount > 0) startCompute(toCompute.shift()!);
       while (freeSlots.length > 0 && nextChunk < chunks.length && reading < spec.maxReads) startRead(freeSlots.shift()!);
       if (!anyWorkerReady && toCompute.length > 0 && !computingHere) computeHereSoon();
     }
 
-    for (const w of spec.workers) {
-      w.on('message', (reply: WorkerReply) => {
-        if (settled) return;
-        switch (reply.kind) {
-          case 'ready':
-            anyWorkerReady = true;
-            break;
-          case 'computed':
-            computing--;
-            toWrite.push(reply.id);
-            break;
-          case 'failed':
-            computing--;
-            failure ??= new Error(`internal error: median kernel: ${reply.message}`);
-            break;
-          default: {
-            const never: never = reply;
-            failure ??= new Error(`internal error: unknown worker reply ${JSON.stringify(never)}`);
-          }
-        }
-        readyWorkers.push(w);
-        pump();
-      });
-      // A worker that dies never answers for its chunk: stop without waiting for the
-      // computations (they touch memory only; reads and writes in flight are still awaited).
-      const died = (err: Error) => {
-        if (settled) return;
-        computing = 0;
-        fail(err);
-      };
-      w.on('error', died);
-      w.on('exit', (code) => died(new Error(`internal error: median worker exited with ${code}`)));
-    }
+    if (!pool.isInline) pool.whenReady().then(() => { anyWorkerReady = true; pump(); }, fail);
     pump();
   });
 }

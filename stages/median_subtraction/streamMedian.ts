@@ -12,7 +12,6 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { PartialFile } from '../../lib/base/atomicFile.js';
 import { wasmPageBytes } from '../../lib/base/wasm.js';
 import { compileKernel, instantiateKernel, kernelSlackBytes, runChunk } from './kernel.js';
@@ -20,7 +19,7 @@ import { groupCount, type ChannelPlan } from './channelPlan.js';
 import { DirectWriter, directAlignment } from './directWriter.js';
 import { runPipeline, type Chunk, type Slot } from './pipeline.js';
 import { readFully } from './positionalIo.js';
-import type { WorkerSetup } from './worker.js';
+import { startKernelPool, type KernelPool } from './worker.js';
 
 export const defaultChunkBytes = 8 * 1024 * 1024;
 const residualRowBytes = groupCount * 2;
@@ -109,7 +108,7 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
 
   const residualFile = new PartialFile(opts.residualPath);
   const outputFile = new PartialFile(opts.outputPath);
-  const workers: Worker[] = [];
+  let pool: KernelPool | undefined;
   let io: Io | undefined;
   let residualsCommitted = false;
   const closeFiles = () => {
@@ -130,8 +129,8 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
       const slots: Slot[] = Array.from({ length: slotCount }, (_, i) => ({ rowPtr: constantsBytes + i * slotBytes, residualPtr: constantsBytes + i * slotBytes + slotRowBytes }));
 
       const module = compileKernel(opts.plan, pages);
-      const setup: WorkerSetup = { module, memory, rowBytes };
-      for (let i = 0; i < workerCount; i++) workers.push(new Worker(new URL('./worker.js', import.meta.url), { workerData: setup }));
+      const kernels = startKernelPool({ module, memory, rowBytes }, workerCount);
+      pool = kernels;
       const runHere = instantiateKernel(module, memory);
       const files = openIo(opts.inputPath, outputFile.tmpPath, residualFile.tmpPath);
       io = files;
@@ -142,7 +141,7 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
       });
       let doneBytes = 0;
       await runPipeline({
-        chunks, slots, workers, maxReads, maxWrites, stopped,
+        chunks, slots, pool: kernels, maxReads, maxWrites, stopped,
         read: (chunk, slot) => readFully(files.input, bytes.subarray(slot.rowPtr, slot.rowPtr + chunk.rows * rowBytes), chunk.firstSample * rowBytes, opts.inputPath)
           .catch(onFile(opts.inputPath)),
         // One after the other, so that a slot being written holds one pool thread at a time.
@@ -157,7 +156,7 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
         },
       });
     }
-    await stopWorkers(workers);
+    await pool?.close();
     const directWrites = io?.output.isDirect ?? false;
     closeFiles();
     const commitStarted = process.hrtime.bigint();
@@ -169,7 +168,7 @@ export async function medianSubtractFile(opts: StreamOptions): Promise<StreamRes
     const commitSeconds = Number(process.hrtime.bigint() - commitStarted) / 1e9;
     return { samples, chunks: chunks.length, workers: workerCount, kernel: 'wasm-simd', directWrites, commitSeconds };
   } catch (err) {
-    await stopWorkers(workers);
+    await pool?.terminate();
     closeFiles();
     if (!residualsCommitted) residualFile.abort();
     outputFile.abort();
@@ -200,9 +199,4 @@ function closeIo(io: Io): void {
   try { fs.closeSync(io.input); } catch { /* already closed */ }
   io.output.close();
   io.residuals.close();
-}
-
-/** Workers hold no files, so terminating them is safe once nothing is being computed. */
-async function stopWorkers(workers: Worker[]): Promise<void> {
-  await Promise.all(workers.map((w) => w.terminate()));
 }

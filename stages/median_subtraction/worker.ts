@@ -3,7 +3,7 @@
  * into the shared memory, in place. It does no file I/O: the main thread keeps every read and
  * write in flight, so the disk never waits for the arithmetic.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { WorkerPool, serveTasks, type TaskServer } from '../../lib/base/workerPool.js';
 import { instantiateKernel, runChunk } from './kernel.js';
 
 export interface WorkerSetup {
@@ -12,23 +12,17 @@ export interface WorkerSetup {
   rowBytes: number;
 }
 
-export interface ComputeRequest { id: number; rows: number; rowPtr: number; residualPtr: number }
-export type WorkerReply =
-  | { kind: 'ready' }
-  | { kind: 'computed'; id: number }
-  | { kind: 'failed'; id: number; message: string };
+export interface ComputeRequest { rows: number; rowPtr: number; residualPtr: number }
 
-function serve(setup: WorkerSetup): void {
+export type KernelPool = WorkerPool<WorkerSetup, ComputeRequest, void>;
+
+const serveKernel: TaskServer<WorkerSetup, ComputeRequest, void> = (setup) => {
   const run = instantiateKernel(setup.module, setup.memory);
-  parentPort!.on('message', (req: ComputeRequest) => {
-    try {
-      runChunk(run, req.rows, req.rowPtr, req.residualPtr, setup.rowBytes);
-      parentPort!.postMessage({ kind: 'computed', id: req.id } satisfies WorkerReply);
-    } catch (err) {
-      parentPort!.postMessage({ kind: 'failed', id: req.id, message: (err as Error).message } satisfies WorkerReply);
-    }
-  });
-  parentPort!.postMessage({ kind: 'ready' } satisfies WorkerReply);
+  return { run: (req) => runChunk(run, req.rows, req.rowPtr, req.residualPtr, setup.rowBytes) };
+};
+
+export function startKernelPool(setup: WorkerSetup, workers: number): KernelPool {
+  return new WorkerPool({ name: 'median_subtraction', script: new URL('./worker.js', import.meta.url), server: serveKernel, setup, workers });
 }
 
-if (parentPort && workerData?.module) serve(workerData as WorkerSetup);
+serveTasks(import.meta.url, serveKernel);
