@@ -25,14 +25,13 @@ import { firingRate, presenceRatio, isiViolations, amplitudeCutoff } from './spi
 import { templatePeakChannels, unitPeakChannels } from './peakChannels.js';
 import { spikeDepths, driftIntervals, unitDrift } from './drift.js';
 import { silhouetteScores, type SilhouetteInput } from './silhouette.js';
-import { WorkerPool } from './workerPool.js';
 import { SubsampleDump } from './subsampleDump.js';
 import { channelRange } from './pcFeatureRows.js';
 import { drawPcSubsamples } from './pcSubsamples.js';
 import { firstPcPolarity } from './pcPolarity.js';
 import { formatCsv, readCsvTable, mergeTables, type Table } from './metricsTable.js';
 import type { PcChannelRule, PcData, PcParams } from './pcData.js';
-import type { WorkerTask } from './worker.js';
+import { startPcPool, threadsFor, type WorkerTask } from './worker.js';
 
 export const stage: BuiltinStage = {
   // 2: PC metrics on Kilosort 4 folders (sharedChannels.ts, pcPolarity.ts); Kilosort 2's unchanged.
@@ -189,12 +188,12 @@ async function pcMetrics(
     maxDrift: new Float64Array(units), cumulativeDrift: new Float64Array(units),
   };
   // Small inputs are faster without thread start-up.
-  const threads = s.times.length < 50_000 ? 0 : WorkerPool.threadsFor(units);
+  const threads = s.times.length < 50_000 ? 0 : threadsFor(units);
   const drawStart = Date.now();
   const subsamples = drawPcSubsamples(pc, params);
   ctx.log(`PC subsamples: ${((Date.now() - drawStart) / 1000).toFixed(1)} s`);
   if (dump) subsamples.forEach((draws, u) => dump.addUnit(u, draws));
-  const pool = new WorkerPool({ pc, params }, threads);
+  const pool = startPcPool({ pc, params }, threads, ctx.signal);
   try {
     const order = Array.from({ length: units }, (_, u) => u);
     const cost = order.map((u) => unitCost(s, unitPeakChannel, p, maxChannel, u));
@@ -202,13 +201,15 @@ async function pcMetrics(
     let done = 0;
     let phaseStart = Date.now();
     const channelsUsed = new Int32Array(units);
-    await pool.run(order.map((u): WorkerTask => ({ type: 'unit', unit: u, draws: subsamples[u] })), (reply) => {
+    // One task at a time per worker: units come most expensive first, so none is left to wait
+    // behind a big one at the end.
+    await pool.runAll(order.map((u): WorkerTask => ({ type: 'unit', unit: u, draws: subsamples[u] })), (reply) => {
       if (reply.type !== 'unit') return;
       const u = reply.unit;
       [out.isolationDistance[u], out.lRatio[u], out.dPrime[u], out.nnHitRate[u], out.nnMissRate[u]] = reply.values;
       channelsUsed[u] = reply.channels;
       report(++done);
-    }, ctx.signal);
+    }, 1);
     ctx.log(`PC metrics of ${units} units: ${((Date.now() - phaseStart) / 1000).toFixed(1)} s on ${Math.max(1, pool.size)} thread(s)`);
     ctx.log(pcCoverage(out.nnHitRate, out.isolationDistance, channelsUsed));
     phaseStart = Date.now();
@@ -226,9 +227,9 @@ async function pcMetrics(
     };
     const shares = 4;
     const parts: Float64Array[] = [];
-    await pool.run(Array.from({ length: shares }, (_, share): WorkerTask => ({ type: 'silhouette', share, shares, input })), (reply) => {
+    await pool.runAll(Array.from({ length: shares }, (_, share): WorkerTask => ({ type: 'silhouette', share, shares, input })), (reply) => {
       if (reply.type === 'silhouette') parts[reply.share] = reply.sums;
-    }, ctx.signal);
+    }, 1);
     const sums = new Float64Array(sample.length * units);
     for (const part of parts) for (let i = 0; i < sums.length; i++) sums[i] += part[i];
     out.silhouetteScore.set(silhouetteScores(input.units, units, sums));

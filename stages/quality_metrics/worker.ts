@@ -3,7 +3,8 @@
  * on SharedArrayBuffers (workerData), so each worker reads the same memory; a task is a unit index
  * with its subsample draws, or a share of the silhouette block pairs.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import os from 'node:os';
+import { WorkerPool, serveTasks, type TaskServer } from '../../lib/base/workerPool.js';
 import { unitPcMetrics } from './pcMetrics.js';
 import { distanceSums, type SilhouetteInput } from './silhouette.js';
 import type { PcData, PcParams } from './pcData.js';
@@ -14,8 +15,7 @@ export type WorkerTask =
 
 export type WorkerReply =
   | { type: 'unit'; unit: number; values: number[]; channels: number; unitsTaken: number }
-  | { type: 'silhouette'; share: number; sums: Float64Array }
-  | { type: 'error'; message: string };
+  | { type: 'silhouette'; share: number; sums: Float64Array };
 
 export interface WorkerSetup { pc: PcData; params: PcParams }
 
@@ -38,17 +38,28 @@ export function runTask(setup: WorkerSetup, task: WorkerTask): WorkerReply {
   }
 }
 
-if (parentPort && workerData?.qualityMetricsWorker) {
-  const setup = workerData.setup as WorkerSetup;
-  const port = parentPort;
-  port.on('message', (task: WorkerTask) => {
-    let reply: WorkerReply;
-    try {
-      reply = runTask(setup, task);
-    } catch (err) {
-      reply = { type: 'error', message: (err as Error)?.stack ?? String(err) };
-    }
-    const transfer = reply.type === 'silhouette' ? [reply.sums.buffer as ArrayBuffer] : [];
-    port.postMessage(reply, transfer);
-  });
+const servePcTasks: TaskServer<WorkerSetup, WorkerTask, WorkerReply> = (setup) => ({
+  run: (task) => runTask(setup, task),
+  transfer: (reply) => (reply.type === 'silhouette' ? [reply.sums.buffer as ArrayBuffer] : []),
+});
+
+export type PcPool = WorkerPool<WorkerSetup, WorkerTask, WorkerReply>;
+
+/**
+ * The per-unit PC metrics and the silhouette sums on `threads` worker threads, or on this thread
+ * with 0. Results never depend on which thread did a task: each unit's subsample is drawn
+ * beforehand, in the module's order (pcSubsamples.ts).
+ */
+export function startPcPool(setup: WorkerSetup, threads: number, signal?: AbortSignal): PcPool {
+  return new WorkerPool({ name: 'quality_metrics', script: new URL('./worker.js', import.meta.url), server: servePcTasks, setup, workers: threads, signal });
 }
+
+/** One thread per core (EPHYS_MAKE_QM_THREADS overrides), no more than the work items; 0 for one. */
+export function threadsFor(workItems: number): number {
+  const env = Number(process.env.EPHYS_MAKE_QM_THREADS);
+  const cores = Number.isInteger(env) && env > 0 ? env : os.availableParallelism();
+  const n = Math.min(cores, workItems);
+  return n > 1 ? n : 0;
+}
+
+serveTasks(import.meta.url, servePcTasks);
