@@ -169,6 +169,21 @@ test('buffers listed for transfer move instead of being copied, both ways', time
   await p.close();
 }));
 
+test('send hands a task to one worker without an answer, in order with that worker\'s other tasks', timed(async () => {
+  for (const workers of [0, 2]) {
+    const s = setup();
+    const p = pool(workers, s);
+    await p.broadcast({ kind: 'who' }); // every worker started
+    const w = Math.max(0, workers - 1);
+    p.send({ kind: 'logged', value: 4 }, { worker: w });
+    p.send({ kind: 'logged', value: 6 }, { worker: w });
+    if (workers > 0) assert.is(p.idleCount, workers, 'a task sent is not outstanding work');
+    assert.is(await p.run({ kind: 'logged', value: 8 }, { worker: w }), 8);
+    assert.equal([...s.log.subarray(0, 4)], [3, 4, 6, 8]);
+    await p.close();
+  }
+}));
+
 test('whenReady resolves once a worker has started; idleCount counts started workers without work', timed(async () => {
   const s = setup();
   const p = pool(1, s);

@@ -146,6 +146,19 @@ export class WorkerPool<S, T, R, P = never> {
   }
 
   /**
+   * Hands a task to a worker without waiting for an answer or counting it as outstanding work
+   * (buffers given back for reuse); if it throws, the pool fails as for any task.
+   */
+  send(task: T, options: RunOptions & { worker: number }): void {
+    if (this.failure || this.closing) return;
+    if (this.isInline) {
+      this.runInline(task).catch(() => undefined);
+      return;
+    }
+    this.workers[options.worker]?.postMessage({ kind: 'task', id: -1, task } satisfies ToWorker<T>, options.transfer ?? []);
+  }
+
+  /**
    * Runs every task, keeping `perWorker` of them queued on each worker; the results come back in
    * task order, `onResult` sees each as it arrives.
    */
@@ -303,7 +316,7 @@ export function serveTasks<S, T, R, P = never>(scriptUrl: string, server: TaskSe
       }
       try {
         const result = await handler.run(m.task);
-        post({ kind: 'done', id: m.id, result }, handler.transfer?.(result) ?? []);
+        if (m.id >= 0) post({ kind: 'done', id: m.id, result }, handler.transfer?.(result) ?? []);
       } catch (err) {
         failed(m.id, err);
       }

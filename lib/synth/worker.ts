@@ -61,8 +61,7 @@ export function startRenderPool(workers: number): RenderPool {
 /** Gives a written chunk's buffers back to the worker that made them; the caller drops them. */
 export function recycleChunk(pool: RenderPool, r: RenderedChunk): void {
   const buffers = r.lf ? [r.ap, r.lf] : [r.ap];
-  // A failed pool rejects the renders the caller awaits; this hand-back needs no answer.
-  pool.run({ kind: 'recycle', buffers }, { worker: r.worker, transfer: buffers.map((b) => b.buffer as ArrayBuffer) }).catch(() => undefined);
+  pool.send({ kind: 'recycle', buffers }, { worker: r.worker, transfer: buffers.map((b) => b.buffer as ArrayBuffer) });
 }
 
 serveTasks(import.meta.url, serveRendering);
