@@ -183,7 +183,7 @@ export const craftedCases: CraftedCase[] = [
 
 /**
  * Sample windows kept of the outputs that are not stored whole: the start, both sides of the
- * built-in's first chunk boundary (8 MiB of 384-channel rows, rounded down to 256 rows so that
+ * end of the built-in's first full chunk (8 MiB of 384-channel rows, rounded down to 256 rows so that
  * both outputs' chunks are whole 4 KiB blocks), the end. They only say where a difference is;
  * the hashes cover every byte.
  */

@@ -7,7 +7,7 @@ import { repoRoot, tempDir, timed } from './rig.js';
 import { StageError, type BuiltinContext } from '../lib/builtin/stage.js';
 import { stage } from '../stages/median_subtraction/index.js';
 import { planChannels, type ProbeValues } from '../stages/median_subtraction/channelPlan.js';
-import { medianSubtractFile } from '../stages/median_subtraction/streamMedian.js';
+import { medianSubtractFile, planChunks } from '../stages/median_subtraction/streamMedian.js';
 import { buildKernel, instantiateKernel } from '../stages/median_subtraction/kernel.js';
 import { referenceMedianSubtraction } from './medianReference.js';
 
@@ -139,6 +139,26 @@ test('output does not depend on chunk size, worker count or reads and writes in 
   }
   for (const o of outputs.slice(1)) assert.ok(o.equals(outputs[0]), 'outputs differ');
 }, 60_000));
+
+test('chunks cover the file in order; all but the last are whole 4 KiB blocks in both outputs; the first full chunk is split into growing pieces', () => {
+  const aligned = (rows: number, rowBytes: number) => (rows * rowBytes) % 4096 === 0 && (rows * 48) % 4096 === 0;
+  // Rows in the smallest piece that is whole blocks in both outputs: chunks smaller than that cannot be.
+  const alignRows = (rowBytes: number) => { let n = 1; while (!aligned(n, rowBytes)) n++; return n; };
+  for (const [channels, samples, chunkBytes] of [[384, 100_000, 8 << 20], [384, 5000, 8 << 20], [384, 300, 8 << 20], [385, 200_000, 8 << 20], [384, 20_000, 768 * 256 * 3], [384, 1000, 768 * 7], [7, 50_000, 4096]]) {
+    const rowBytes = channels * 2;
+    const chunks = planChunks(samples, rowBytes, chunkBytes);
+    let next = 0;
+    for (const [i, c] of chunks.entries()) {
+      assert.is(c.firstSample, next, `${channels} channels, ${samples} samples: chunk ${i} starts where the one before ended`);
+      assert.ok(c.rows > 0 && c.rows * rowBytes <= Math.max(chunkBytes, rowBytes), `chunk ${i} has ${c.rows} rows`);
+      if (i < chunks.length - 1 && alignRows(rowBytes) * rowBytes <= chunkBytes) assert.ok(aligned(c.rows, rowBytes), `${channels} channels: chunk ${i} (${c.rows} rows) is not whole 4 KiB blocks`);
+      next += c.rows;
+    }
+    assert.is(next, samples);
+  }
+  // 384 channels, 8 MiB: pieces of 256, 512, ... rows up to the first full chunk's end at 10752 rows.
+  assert.equal(planChunks(100_000, 768, 8 << 20).slice(0, 7).map((c) => c.rows), [256, 512, 1024, 2048, 4096, 2816, 10752]);
+});
 
 test('common-mode noise power drops to the per-channel noise plus the median estimate\'s own variance', timed(async () => {
   const dir = tempDir();

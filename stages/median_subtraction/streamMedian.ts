@@ -91,13 +91,32 @@ function chunkRows(rowBytes: number, chunkBytes: number): number {
   return rows >= align ? rows - (rows % align) : rows;
 }
 
+/**
+ * The file's chunks. The first chunk's rows go in pieces doubling from directRows, so the disk
+ * starts on a small first write instead of waiting for a whole chunk to be read and computed
+ * (while the kernel still runs in V8's baseline tier); later boundaries are unchanged.
+ */
+export function planChunks(samples: number, rowBytes: number, chunkBytes: number): Chunk[] {
+  const rowsPerChunk = chunkRows(rowBytes, chunkBytes);
+  const chunks: Chunk[] = [];
+  let first = 0;
+  const push = (rows: number) => {
+    rows = Math.min(rows, samples - first);
+    chunks.push({ firstSample: first, rows });
+    first += rows;
+  };
+  for (let piece = directRows(rowBytes); first + piece < rowsPerChunk && first < samples; piece *= 2) push(piece);
+  if (first > 0 && first < samples) push(rowsPerChunk - first);
+  while (first < samples) push(rowsPerChunk);
+  return chunks;
+}
+
 export async function medianSubtractFile(opts: StreamOptions): Promise<StreamResult> {
   const rowBytes = opts.plan.numChannels * 2;
   const totalBytes = fs.statSync(opts.inputPath).size;
   const samples = Math.floor(totalBytes / rowBytes);
   const rowsPerChunk = chunkRows(rowBytes, opts.chunkBytes ?? defaultChunkBytes);
-  const chunks: Chunk[] = [];
-  for (let first = 0; first < samples; first += rowsPerChunk) chunks.push({ firstSample: first, rows: Math.min(rowsPerChunk, samples - first) });
+  const chunks = planChunks(samples, rowBytes, opts.chunkBytes ?? defaultChunkBytes);
   // 0 workers: this thread computes every chunk (the pipeline does so until a worker is up).
   const workerCount = Math.max(0, Math.min(opts.workers ?? Math.min(2, os.availableParallelism()), chunks.length));
   // libuv's pool has four threads: one read ahead (from the page cache it takes a millisecond),
