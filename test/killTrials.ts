@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fakeStage, runCli, startCli, tempDir, waitUntil, isRunning } from './rig.js';
+import { mulberry32 } from '../lib/numeric/mulberry32.js';
 
 export interface Lab {
   /** A prepared lab folder (recordings, pipeline.yaml) that trials copy. */
@@ -141,17 +142,8 @@ function copyLab(template: string): string {
   return dir;
 }
 
-/** A small seeded generator (mulberry32), so a failing trial can be replayed from its seed. */
-export function rngOf(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator, so a failing trial can be replayed from its seed. */
+export const rngOf = mulberry32;
 
 /** Live processes whose command line names the folder (the lab's jobs, launchers, ephys-makes). */
 export function processesOf(dir: string): number[] {
