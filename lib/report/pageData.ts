@@ -9,7 +9,8 @@ import { Board, type BoardSnapshot, type CellState } from './board.js';
 import { ResultsCache, type GroundTruthScorer, type RecordingResults } from './results.js';
 import { HistoryCache, slowestStages, type Run, type StageTiming } from './history.js';
 import { formatThresholds, type Threshold } from './metricsTable.js';
-import { checkServable, readTail } from './serveFiles.js';
+import { checkServable, logTailBytes } from './serveFiles.js';
+import { readTail } from '../base/fileTail.js';
 
 export interface SummaryRow {
   name: string;
@@ -93,7 +94,7 @@ export class PageData {
     const shown = this.board.display(job.logPath);
     const check = checkServable(this.servableSource(), job.logPath, Infinity);
     if (!check.ok) return check.status === 404 ? { rec: recName, stage, path: shown, text: '', cut: false, sizeBytes: 0, missing: true } : { error: check.message, status: check.status };
-    return { rec: recName, stage, path: shown, ...readTail(check.file) };
+    return { rec: recName, stage, path: shown, ...readTail(check.file, logTailBytes) };
   }
 
   servableSource() {

@@ -58,21 +58,6 @@ export function checkServable(src: ServableSource, requested: string, maxBytes =
   return { ok: true, file: real, sizeBytes: st.size };
 }
 
-/** The last `maxBytes` of a file, starting at a line boundary, and whether it was cut. */
-export function readTail(file: string, maxBytes = logTailBytes): { text: string; cut: boolean; sizeBytes: number } {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    const start = Math.max(0, size - maxBytes);
-    const buf = Buffer.alloc(size - start);
-    fs.readSync(fd, buf, 0, buf.length, start);
-    let text = buf.toString('utf8');
-    if (start > 0) text = text.slice(text.indexOf('\n') + 1);
-    return { text, cut: start > 0, sizeBytes: size };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 function formatSize(n: number): string {
   return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;

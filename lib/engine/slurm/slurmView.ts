@@ -3,7 +3,7 @@
  * slurmctld still holds them, MinJobAge), then sacct for the ones it has forgotten, where the
  * cluster keeps accounting.
  */
-import fs from 'node:fs';
+import { readTail } from '../../base/fileTail.js';
 import { callError, callSlurm } from './slurmCli.js';
 
 export interface SlurmJobInfo {
@@ -83,16 +83,7 @@ async function askJobCompletionFile(ids: string[], jobs: Map<string, SlurmJobInf
   if (!file) return;
   let text: string;
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      const start = Math.max(0, size - jobCompTailBytes);
-      const buf = Buffer.alloc(size - start);
-      fs.readSync(fd, buf, 0, buf.length, start);
-      text = buf.toString('utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
+    text = readTail(file, jobCompTailBytes).text;
   } catch {
     return;
   }
