@@ -64,4 +64,16 @@ test('a job planned from its record and rerun because its upstream reran gets it
   assert.is(stateOf(p, 'rec1').c.inputHash, hash);
 }));
 
+test('a folder where a .meta or ephys-make.yaml should be is reported for that recording, not taken as absent', timed(async () => {
+  const p = makeProject();
+  fs.mkdirSync(path.join(p.rec('rec1'), 'probe.ap.meta'));
+  fs.mkdirSync(path.join(p.rec('rec2'), 'ephys-make.yaml'));
+  const r = await p.run(['all']);
+  assert.is(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /rec1\/probe\.ap\.meta.*EISDIR/);
+  assert.match(r.stderr, /rec2\/ephys-make\.yaml.*a folder/);
+  assert.match(r.stderr, /2 of 3 recordings not processed/);
+  assert.is(p.starts(), 4, 'rec3 runs');
+}));
+
 test.run();

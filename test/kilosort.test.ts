@@ -6,9 +6,7 @@ import { tempDir, timed, writeFile } from './rig.js';
 import { writeNpy, readNpy, npyHeaderBytes, type NpyArray } from '../lib/formats/npy.js';
 import { StageError } from '../lib/builtin/stage.js';
 import { readClusterGroupTsv, writeClusterGroupTsv } from '../lib/formats/clusterGroup.js';
-import {
-  loadKilosortFolder, writeKilosortArray, spikeVectorShape,
-} from '../lib/formats/kilosort.js';
+import { loadKilosortFolder } from '../lib/formats/kilosort.js';
 
 /** A tiny Kilosort folder: 6 spikes, 3 templates of 21 + 2 samples on 2 channels, 3 PCs on 2 channels. */
 function makeFolder(overrides: Record<string, NpyArray | null> = {}): string {
@@ -166,20 +164,6 @@ test("sorter output is checked before use: unsorted times, spikes past the recor
   assert.is(loadKilosortFolder(dir, { sampleRateHz: 30000 }).spikeCount, 6);
   fs.rmSync(path.join(dir, 'continuous.dat'));
   assert.is(loadKilosortFolder(dir, { sampleRateHz: 30000 }).spikeCount, 6);
-}));
-
-test('writeKilosortArray keeps dtype and the (N, 1) layout', timed(() => {
-  const dir = makeFolder();
-  const ks = loadKilosortFolder(dir, { sampleRateHz: 30000, convertToSeconds: false, includeTemplates: false });
-  const keep = [0, 2, 5];
-  const layout = ks.layouts['spike_times.npy'];
-  writeKilosortArray(dir, 'spike_times.npy', keep.map((i) => ks.spikeTimes[i]), layout.dtype, spikeVectorShape(layout, keep.length));
-  const back = readNpy(path.join(dir, 'spike_times.npy'));
-  assert.is(back.dtype, 'uint64');
-  assert.equal(back.shape, [3, 1]);
-  assert.equal(Array.from(back.data as BigUint64Array), [30n, 90n, 30000n]);
-  writeKilosortArray(dir, 'spike_clusters.npy', [1, 2, 3], 'uint32', spikeVectorShape(undefined, 3));
-  assert.equal(readNpy(path.join(dir, 'spike_clusters.npy')).shape, [3]);
 }));
 
 test.run();

@@ -15,7 +15,6 @@ import { loadStageSchema, schemaFileFor } from './stageSchemas.js';
 import { overrideFileName } from './recordingParams.js';
 import { metaPathForBin } from '../formats/spikeglx.js';
 import { stagesSourceDir } from '../base/paths.js';
-import { statSignature } from '../base/signature.js';
 
 const stageKeys = new WeakMap<Stage, string>();
 const fileHashes = new Map<string, string>();
@@ -60,7 +59,29 @@ function layerFiles(pipeline: Pipeline, rec: Recording): string[] {
   return files;
 }
 
-export function recordingInputKey(pipeline: Pipeline, rec: Recording): string {
-  const sigs = layerFiles(pipeline, rec).map((f) => statSignature(f) ?? '-');
-  return shortHash([rec.dir, rec.name, rec.root, rec.output, rec.marker, ...sigs].join('\0'));
+/** undefined when not there; 'unreadable' when stat itself fails (the layers then report why). */
+function statOrUndefined(f: string): fs.BigIntStats | 'unreadable' | undefined {
+  try { return fs.statSync(f, { bigint: true, throwIfNoEntry: false }); } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? undefined : 'unreadable';
+  }
+}
+
+/** The key, and which of the layer files are there (so the layers need not look again). */
+export interface RecordingKey { key: string; exists: (file: string) => boolean }
+
+export function recordingInputKey(pipeline: Pipeline, rec: Recording): RecordingKey {
+  const files = layerFiles(pipeline, rec);
+  const present = new Set<string>();
+  const sigs = files.map((f) => {
+    const st = statOrUndefined(f);
+    if (st) present.add(f);
+    // A folder where a .meta should be is there (and reported by the layers), with no signature.
+    if (st === undefined || st === 'unreadable') return st ?? '-';
+    return st.isFile() ? `${st.size}:${st.mtimeNs}:${st.ino}` : 'not-a-file';
+  });
+  const known = new Set(files);
+  return {
+    key: shortHash([rec.dir, rec.name, rec.root, rec.output, rec.marker, ...sigs].join('\0')),
+    exists: (f) => (known.has(f) ? present.has(f) : fs.existsSync(f)),
+  };
 }

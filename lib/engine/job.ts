@@ -104,7 +104,7 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
     const recKey = recordingInputKey(pipeline, rec);
     const records = states?.(sd).jobs ?? {};
     let layers: Result<Layer[]> | undefined;
-    const layersOf = () => (layers ??= recordingLayers(pipeline, rec));
+    const layersOf = () => (layers ??= recordingLayers(pipeline, rec, recKey.exists));
     const byStage = new Map<string, Job>();
     const list: Job[] = [];
     const ownFiles = new OwnFiles(rec, pipeline.recordings.match, pipeline.recordings.exclude);
@@ -114,7 +114,7 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
       // Stage names are plain identifiers and the state folder absolute: no join needed.
       const jobDir = `${sd}/${stage.name}`;
       const vars = engineVars(rec, stage, jobDir);
-      const layersKey = `${stageInputKey(pipeline, stage, sets)}.${recKey}`;
+      const layersKey = `${stageInputKey(pipeline, stage, sets)}.${recKey.key}`;
       const resolve = (into: Diagnostic[]): Resolved | undefined => {
         const l = layersOf();
         if (!l.ok) { into.push(...l.diagnostics); return undefined; }

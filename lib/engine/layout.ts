@@ -18,14 +18,9 @@ function defined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-/** Does `file` exist? Answered from the recording folder's listing when it lies there. */
-function exists(file: string, rec: Recording, names: Set<string>): boolean {
-  return path.dirname(file) === rec.dir ? names.has(path.basename(file)) : fs.existsSync(file);
-}
-
-function spikeGlx(rec: Recording, required: boolean, names: Set<string>): Result<Layer | undefined> {
+function spikeGlx(rec: Recording, required: boolean, exists: (file: string) => boolean): Result<Layer | undefined> {
   const meta = metaPathForBin(rec.marker);
-  if (!exists(meta, rec, names)) {
+  if (!exists(meta)) {
     return required ? fail({ file: rec.marker, message: `layout spikeglx: no ${path.basename(meta)} beside ${path.basename(rec.marker)} (SpikeGLX writes it when the file is closed)` }) : ok(undefined);
   }
   const m = readSpikeGlxMeta(meta);
@@ -48,10 +43,10 @@ function spikeGlx(rec: Recording, required: boolean, names: Set<string>): Result
   return ok({ source: meta, params: { ephys_params: values, probe_geometry } });
 }
 
-function openEphys(rec: Recording, required: boolean, names: Set<string>): Result<Layer | undefined> {
+function openEphys(rec: Recording, required: boolean, exists: (file: string) => boolean): Result<Layer | undefined> {
   // structure.oebin sits in the recording folder (the one holding continuous/), or one level up.
   const candidates = [path.join(rec.dir, 'structure.oebin'), path.join(path.dirname(rec.dir), 'structure.oebin')];
-  const oebinPath = candidates.find((p) => exists(p, rec, names));
+  const oebinPath = candidates.find((p) => exists(p));
   if (!oebinPath) {
     if (required) return fail({ file: rec.dir, recording: rec.name, message: `layout openephys: no structure.oebin in ${rec.dir}` });
     // Under auto an Open Ephys recording without its oebin has no known channel count or rates:
@@ -78,13 +73,13 @@ function openEphys(rec: Recording, required: boolean, names: Set<string>): Resul
   return ok({ source: oebinPath, params: probe_geometry ? { ephys_params: values, probe_geometry } : { ephys_params: values } as Layer['params'] });
 }
 
-/** `names`: the recording folder's entries, listed once for all of a plan's questions about it. */
-export function layoutLayer(layout: Layout, rec: Recording, names: Set<string>): Result<Layer | undefined> {
+/** `exists`: whether a file is there, asked once per plan and file (see recordingLayers). */
+export function layoutLayer(layout: Layout, rec: Recording, exists: (file: string) => boolean): Result<Layer | undefined> {
   switch (layout) {
     case 'none': return ok(undefined);
-    case 'spikeglx': return spikeGlx(rec, true, names);
-    case 'openephys': return openEphys(rec, true, names);
+    case 'spikeglx': return spikeGlx(rec, true, exists);
+    case 'openephys': return openEphys(rec, true, exists);
     // A SpikeGLX marker is a .bin; an Open Ephys one is continuous.dat.
-    case 'auto': return rec.marker.endsWith('.bin') ? spikeGlx(rec, false, names) : openEphys(rec, false, names);
+    case 'auto': return rec.marker.endsWith('.bin') ? spikeGlx(rec, false, exists) : openEphys(rec, false, exists);
   }
 }

@@ -56,9 +56,13 @@ function normal(p: string): string {
 export class OwnFiles {
   private isMarker: (rel: string) => boolean;
   private known = new Map<string, string>();
+  private root: string;
+  private dir: string;
 
   constructor(readonly recording: Recording, private match: string, exclude: string[]) {
     this.isMarker = markerMatcher(match, exclude);
+    this.root = normal(recording.root);
+    this.dir = normal(recording.dir);
     this.add(recording.marker, 'its marker');
   }
 
@@ -73,11 +77,11 @@ export class OwnFiles {
     const p = normal(file);
     const known = this.known.get(p);
     if (known) return known;
-    const root = normal(this.recording.root);
+    const root = this.root;
     if (isInside(p, root) && this.isMarker(posix(p.slice(root.length + (root.endsWith(path.sep) ? 0 : 1))))) {
       return `it matches recordings.match '${this.match}', so it is a recording's marker`;
     }
-    if (isInside(p, normal(this.recording.dir)) && !p.includes(`${path.sep}.ephys-make${path.sep}`)) return acquisitionFile(path.basename(p));
+    if (isInside(p, this.dir) && !p.includes(`${path.sep}.ephys-make${path.sep}`)) return acquisitionFile(path.basename(p));
     return undefined;
   }
 

@@ -42,16 +42,19 @@ export interface PlanInput {
 
 const definitionFields: Array<keyof Definition> = ['runner', 'module', 'command', 'python', 'version'];
 
-const definitionKeys = new WeakMap<Definition, string>();
-function keyOf(d: Definition): string {
-  let k = definitionKeys.get(d);
-  if (k === undefined) { k = stableStringify(d); definitionKeys.set(d, k); }
-  return k;
+/** Field by field: every job of a no-op run asks this, and a stringify of each record costs. */
+function sameDefinition(a: Definition, b: Definition): boolean {
+  for (const f of definitionFields) {
+    const x = a[f], y = b[f];
+    if (x === y) continue;
+    if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length || x.some((v, i) => v !== y[i])) return false;
+  }
+  return true;
 }
 
 function definitionChange(before: Definition | undefined, after: Definition): Reason | undefined {
   if (!before) return { kind: 'definition-changed', field: 'definition', before: '(none)', after: after.runner };
-  if (stableStringify(before) === keyOf(after)) return undefined;
+  if (sameDefinition(before, after)) return undefined;
   for (const f of definitionFields) {
     const a = stableStringify(before[f]), b = stableStringify(after[f]);
     if (a !== b) return { kind: 'definition-changed', field: f, before: before[f] === undefined ? '(none)' : fmt(before[f]), after: after[f] === undefined ? '(none)' : fmt(after[f]) };

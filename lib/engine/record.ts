@@ -103,6 +103,11 @@ function emptyState(): RecordingState {
  */
 export function readState(stateDir: string): RecordingState {
   const file = statePath(stateDir);
+  // Most recordings of a first plan have no records: asking first is far cheaper than a throw.
+  // (Only a plain "not there" counts as no records; EACCES and the like are read and reported.)
+  let there = true;
+  try { there = fs.statSync(file, { throwIfNoEntry: false }) !== undefined; } catch { /* reported by the read */ }
+  if (!there) return emptyState();
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');

@@ -14,16 +14,15 @@ import { layoutLayer } from './layout.js';
 
 export const overrideFileName = 'ephys-make.yaml';
 
-export function recordingLayers(pipeline: Pipeline, rec: Recording): Result<Layer[]> {
+/** `exists`: whether a file is there, answered from what the plan already looked at (inputKey.ts). */
+export function recordingLayers(pipeline: Pipeline, rec: Recording, exists: (file: string) => boolean = fs.existsSync): Result<Layer[]> {
   const layers: Layer[] = [];
   const diags: Diagnostic[] = [];
-  let names: Set<string>;
-  try { names = new Set(fs.readdirSync(rec.dir)); } catch { names = new Set(); }
-  const fromLayout = layoutLayer(pipeline.recordings.layout, rec, names);
+  const fromLayout = layoutLayer(pipeline.recordings.layout, rec, exists);
   if (!fromLayout.ok) diags.push(...fromLayout.diagnostics);
   else if (fromLayout.value) layers.push(fromLayout.value);
   const file = path.join(rec.dir, overrideFileName);
-  if (names.has(overrideFileName)) {
+  if (exists(file)) {
     const { source, diagnostics } = readYamlFile(file);
     if (!source) diags.push(...diagnostics);
     else {
