@@ -67,6 +67,31 @@ export class InputJsonError extends Error {
   }
 }
 
+/** A class, not a literal with getters: planning makes one per job, thousands per run. */
+class PlannedJob implements Job {
+  inputJsonPath: string;
+  outputJsonPath: string;
+  logPath: string;
+  fromRecord: boolean;
+  deps: Job[] = [];
+  consumers: Job[] = [];
+  constructor(
+    public id: string, public stage: Stage, public recording: Recording, public stateDir: string, public jobDir: string,
+    private resolved: () => Resolved, private vouchedHash: string | undefined,
+    public layersKey: string, public inputs: Job['inputs'], public outputs: string[], public appendsTo: string[],
+    public definition: Definition, public consumerStages: number, public ownFiles: OwnFiles,
+  ) {
+    this.inputJsonPath = `${jobDir}/input.json`;
+    this.outputJsonPath = `${jobDir}/output.json`;
+    this.logPath = `${jobDir}/log.txt`;
+    this.fromRecord = vouchedHash !== undefined;
+  }
+  get input(): JobInput { return this.resolved().input; }
+  get inputHash(): string { return this.vouchedHash ?? this.resolved().input.hash; }
+  get inPlace(): Job['inPlace'] { return this.resolved().inPlace; }
+  get argv(): string[] | undefined { return this.resolved().argv; }
+}
+
 export function engineVars(rec: Recording, stage: Stage, jobDir: string): Record<string, string> {
   return {
     recording: rec.dir,
@@ -98,7 +123,17 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
   const diags: Diagnostic[] = [];
   const jobs: Job[] = [];
   const byRecording = new Map<string, Job[]>();
-  const stages = graph.order.filter((s) => stageNames.has(s.name));
+  // What is the same for every recording, worked out once per stage.
+  const stages = graph.order.filter((s) => stageNames.has(s.name)).map((stage) => ({
+    stage,
+    layersKey: stageInputKey(pipeline, stage, sets),
+    definition: definitionOf(pipeline, stage),
+    consumerStages: graph.consumers.get(stage.name)!.size,
+    deps: [...graph.deps.get(stage.name)!],
+    /** Inputs no stage makes: the recording's own files. */
+    ownInputs: stage.inputs.map((f) => !graph.producerOf.has(normaliseTemplate(f.path))),
+    moduleLimits: hasModuleLimits(stage),
+  }));
   for (const rec of recordings) {
     const sd = stateDir(rec);
     const recKey = recordingInputKey(pipeline, rec);
@@ -109,15 +144,16 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
     const list: Job[] = [];
     const ownFiles = new OwnFiles(rec, pipeline.recordings.match, pipeline.recordings.exclude);
     // Paths each job would write, checked against the recording's own files once all are known.
-    const writes: Array<{ job: Job; file: string; segs: string[] }> = [];
-    for (const stage of stages) {
+    const writes: Array<{ job: Job; file: string; index: number | string }> = [];
+    for (const per of stages) {
+      const stage = per.stage;
       // Stage names are plain identifiers and the state folder absolute: no join needed.
       const jobDir = `${sd}/${stage.name}`;
-      const vars = engineVars(rec, stage, jobDir);
-      const layersKey = `${stageInputKey(pipeline, stage, sets)}.${recKey.key}`;
+      const layersKey = `${per.layersKey}.${recKey.key}`;
       const resolve = (into: Diagnostic[]): Resolved | undefined => {
         const l = layersOf();
         if (!l.ok) { into.push(...l.diagnostics); return undefined; }
+        const vars = engineVars(rec, stage, jobDir);
         const built = buildInputJson({ pipeline, stage, recording: rec, vars, layers: l.value, sets });
         if (!built.ok) { into.push(...built.diagnostics); return undefined; }
         const limits = moduleLimitProblems(pipeline.source, stage, rec, built.value);
@@ -126,7 +162,7 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
       };
       const record = records[stage.name];
       // A stage with a module limit (moduleLimits.ts) always builds its input JSON, to check it.
-      const vouched = !hasModuleLimits(stage) && record?.status === 'done' && record.layersKey === layersKey && record.inputHash !== undefined
+      const vouched = !per.moduleLimits && record?.status === 'done' && record.layersKey === layersKey && record.inputHash !== undefined
         && record.inputs && record.outputs && Object.keys(record.inputs).length === stage.inputs.length && Object.keys(record.outputs).length === stage.outputs.length;
       let resolved: Resolved | undefined;
       let inputs: Job['inputs'], outputs: string[];
@@ -149,25 +185,17 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
         if (!r || problems.length) throw new InputJsonError(problems);
         return (resolved = r);
       };
-      const job: Job = {
-        id: `${rec.name}:${stage.name}`,
-        stage, recording: rec, stateDir: sd, jobDir,
-        inputJsonPath: vars.input_json, outputJsonPath: vars.output_json, logPath: `${jobDir}/log.txt`,
-        get input() { return lazily().input; },
-        get inputHash() { return vouched ? record.inputHash! : lazily().input.hash; },
-        get inPlace() { return lazily().inPlace; },
-        get argv() { return lazily().argv; },
-        layersKey, fromRecord: !!vouched, inputs, outputs, appendsTo,
-        definition: definitionOf(pipeline, stage),
-        deps: [], consumers: [], consumerStages: graph.consumers.get(stage.name)!.size, ownFiles,
-      };
-      for (const inp of inputs) {
-        if (inp.path && !graph.producerOf.has(normaliseTemplate(inp.template))) ownFiles.add(inp.path, `an input no stage makes (stage '${stage.name}' reads it)`);
+      const job: Job = new PlannedJob(
+        `${rec.name}:${stage.name}`, stage, rec, sd, jobDir, lazily, vouched ? record.inputHash! : undefined,
+        layersKey, inputs, outputs, appendsTo, per.definition, per.consumerStages, ownFiles,
+      );
+      for (let i = 0; i < inputs.length; i++) {
+        if (inputs[i].path && per.ownInputs[i]) ownFiles.add(inputs[i].path, `an input no stage makes (stage '${stage.name}' reads it)`);
       }
-      outputs.forEach((file, i) => writes.push({ job, file, segs: ['stages', stage.name, 'outputs', String(i)] }));
+      for (let i = 0; i < outputs.length; i++) writes.push({ job, file: outputs[i], index: i });
       // A vouched job's in_place copies were checked when it was planned from scratch.
-      for (const c of resolved?.inPlace ?? []) writes.push({ job, file: c.copy, segs: ['stages', stage.name, 'in_place', c.key] });
-      for (const d of graph.deps.get(stage.name)!) {
+      for (const c of resolved?.inPlace ?? []) writes.push({ job, file: c.copy, index: c.key });
+      for (const d of per.deps) {
         const dj = byStage.get(d);
         if (dj) { job.deps.push(dj); dj.consumers.push(job); }
       }
@@ -186,7 +214,9 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
     const before = diags.length;
     for (const w of writes) {
       const why = ownFiles.reasonFor(w.file);
-      if (why) diags.push({ ...spanAt(pipeline.source, w.segs), message: `recording ${rec.name}: stage '${w.job.stage.name}' would write ${w.file}, which is the recording's own file (${why}); a recording's own files are never written or removed` });
+      if (!why) continue;
+      const segs = ['stages', w.job.stage.name, typeof w.index === 'number' ? 'outputs' : 'in_place', String(w.index)];
+      diags.push({ ...spanAt(pipeline.source, segs), message: `recording ${rec.name}: stage '${w.job.stage.name}' would write ${w.file}, which is the recording's own file (${why}); a recording's own files are never written or removed` });
     }
     if (diags.length > before) continue;
     jobs.push(...list);

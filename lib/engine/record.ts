@@ -103,11 +103,13 @@ function emptyState(): RecordingState {
  */
 export function readState(stateDir: string): RecordingState {
   const file = statePath(stateDir);
-  // Most recordings of a first plan have no records: asking first is far cheaper than a throw.
-  // (Only a plain "not there" counts as no records; EACCES and the like are read and reported.)
-  let there = true;
-  try { there = fs.statSync(file, { throwIfNoEntry: false }) !== undefined; } catch { /* reported by the read */ }
-  if (!there) return emptyState();
+  // Most recordings of a first plan have no state folder yet: asking is far cheaper than a throw.
+  // existsSync also says false where it may not look, so only a folder stat calls missing counts.
+  if (!fs.existsSync(file)) {
+    let dirMissing = false;
+    try { dirMissing = fs.statSync(stateDir, { throwIfNoEntry: false }) === undefined; } catch { /* the read says why */ }
+    if (dirMissing) return emptyState();
+  }
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
