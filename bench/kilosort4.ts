@@ -20,6 +20,8 @@ import { benchmarkSet, type BenchmarkRecording } from '../lib/synth/benchmarkSet
 import { compareToGroundTruth, type GroundTruthComparison } from '../lib/synth/groundTruthMatch.js';
 import { readSpikeGlxMeta } from '../lib/formats/spikeglx.js';
 import { geometryFromSites } from '../lib/formats/probeGeometry.js';
+import { readClusterGroupTsv } from '../lib/formats/clusterGroup.js';
+import { parseCsv } from '../stages/quality_metrics/metricsTable.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const packageRoot = path.resolve(here, '..', '..');
@@ -40,6 +42,39 @@ function run(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${path.basename(argv[1] ?? argv[0])} failed (exit ${r.status}):\n${(r.stdout + r.stderr).slice(-3000)}`);
   return s;
+}
+
+/**
+ * The built-in post-sorting stages on a sorter's folder (a copy: noise_templates writes into it):
+ * how many clusters noise_templates calls noise, and for how many quality_metrics fills the PC metrics.
+ */
+function postSorting(ksDir: string, work: string, name: string, sampleRate: number, bitVolts: number): string {
+  const dir = path.join(work, `post-${name}`);
+  fs.cpSync(ksDir, dir, { recursive: true });
+  const host = (module: string, input: object) => {
+    const inFile = path.join(work, `${name}-${module}.json`);
+    fs.writeFileSync(inFile, JSON.stringify(input));
+    run([process.execPath, hostPath, module, '--input_json', inFile, '--output_json', path.join(work, `${name}-${module}.out.json`)]);
+  };
+  host('noise_templates', {
+    ephys_params: { sample_rate: sampleRate, cluster_group_file_name: 'cluster_group.tsv.v2' },
+    directories: { kilosort_output_directory: dir }, noise_waveform_params: { classifier_path: '/nonexistent/rf_classifier.pkl' },
+  });
+  const labels = readClusterGroupTsv(path.join(dir, 'cluster_group.tsv.v2')).labels;
+  const noise = labels.filter((l) => l === 'noise').length;
+  const metrics = path.join(dir, 'metrics.csv');
+  host('quality_metrics', {
+    directories: { kilosort_output_directory: dir }, ephys_params: { sample_rate: sampleRate, bit_volts: bitVolts },
+    waveform_metrics: { waveform_metrics_file: path.join(dir, 'no_waveform_metrics.csv') },
+    quality_metrics_params: { quality_metrics_output_file: metrics, include_pc_metrics: true },
+  });
+  const [header, ...rows] = parseCsv(fs.readFileSync(metrics, 'utf8'));
+  const pcColumns = ['isolation_distance', 'l_ratio', 'd_prime', 'nn_hit_rate', 'nn_miss_rate'].map((c) => header.indexOf(c));
+  const has = (r: string[], i: number) => i >= 0 && r[i] !== '' && r[i] !== 'nan';
+  // Isolation distance needs as many other spikes as the cluster's own (the Allen rule): it is the one most often empty.
+  const some = rows.filter((r) => pcColumns.some((i) => has(r, i))).length;
+  const isolation = rows.filter((r) => has(r, pcColumns[0])).length;
+  return `noise_templates: ${noise}/${labels.length} noise; quality_metrics: PC metrics for ${some}/${rows.length} clusters (isolation distance for ${isolation})`;
 }
 
 function row(name: string, secs: number, c: GroundTruthComparison, note = ''): string {
@@ -75,6 +110,7 @@ async function benchmark(b: BenchmarkRecording): Promise<void> {
       + run([process.execPath, hostPath, 'builtin_sorter', '--input_json', bIn, '--output_json', path.join(work, 'builtin.out.json')]);
     const lines = [`  ${'sorter'.padEnd(24)} ${'run time'.padStart(9)}  ${'clusters'.padStart(8)}  ${'sorted'.padStart(11)}  ${'mean accuracy'.padStart(13)}`];
     lines.push(row('median sub. + built-in', bSecs, compareToGroundTruth(builtinDir, rec.groundTruthDir)));
+    const post = [`  then, built-in:  ${postSorting(builtinDir, work, 'builtin', rec.sampleRateHz, rec.bitVolts)}`];
 
     if (!python) {
       lines.push('  Kilosort 4               not run: give --python or EPHYS_MAKE_KS4_PYTHON (an interpreter that imports kilosort)');
@@ -100,8 +136,9 @@ async function benchmark(b: BenchmarkRecording): Promise<void> {
         kSecs = run([python, driverPath, '--input_json', kIn, '--output_json', outJson]);
       }
       lines.push(row('Kilosort 4 (CPU)', kSecs, compareToGroundTruth(ksDir, rec.groundTruthDir), note));
+      post.push(`  then, Kilosort 4: ${postSorting(ksDir, work, 'kilosort4', rec.sampleRateHz, rec.bitVolts)}`);
     }
-    console.log(lines.join('\n'));
+    console.log([...lines, ...post].join('\n'));
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
