@@ -115,7 +115,18 @@ export function labUsers(names: string[]): LabUser[] | string {
     const gid = spawnSync('id', ['-g', name], { encoding: 'utf8' });
     out.push({ name, uid: Number(id.stdout.trim()), gid: Number(gid.stdout.trim()) });
   }
-  return out;
+  return checkoutUnreadableBy(out[0].uid, out[0].gid, out[0].name) ?? out;
+}
+
+/**
+ * Why another user cannot run this checkout (one inside a private folder: mktemp -d makes mode
+ * 700), or undefined: tests that run as that user say so instead of waiting for a command that
+ * never starts.
+ */
+export function checkoutUnreadableBy(uid: number, gid: number, who = `uid ${uid}`): string | undefined {
+  const entry = path.join(repoRoot, 'bin', 'ephys-make.js');
+  if (spawnSync('test', ['-r', entry], { uid, gid }).status === 0) return undefined;
+  return `${who} cannot read ${entry} (a folder above the checkout is private): clone into a folder other users can read`;
 }
 
 /** Give a folder tree to a user (the tests run as root and make their files first). */
