@@ -67,29 +67,56 @@ export class InputJsonError extends Error {
   }
 }
 
-/** A class, not a literal with getters: planning makes one per job, thousands per run. */
+/** What a recording's jobs share to build their input JSONs, when asked. */
+interface RecordingContext {
+  pipeline: Pipeline;
+  rec: Recording;
+  sets: SetValue[];
+  layers(): Result<Layer[]>;
+}
+
+/** Build one job's input JSON and fill its templates; problems go to `into`. */
+function resolveJob(ctx: RecordingContext, stage: Stage, jobDir: string, into: Diagnostic[]): Resolved | undefined {
+  const { pipeline, rec, sets } = ctx;
+  const l = ctx.layers();
+  if (!l.ok) { into.push(...l.diagnostics); return undefined; }
+  const vars = engineVars(rec, stage, jobDir);
+  const built = buildInputJson({ pipeline, stage, recording: rec, vars, layers: l.value, sets });
+  if (!built.ok) { into.push(...built.diagnostics); return undefined; }
+  const limits = moduleLimitProblems(pipeline.source, stage, rec, built.value);
+  if (limits.length) { into.push(...limits); return undefined; }
+  return resolveTemplates(pipeline, stage, rec, vars, built.value, into);
+}
+
+/** A class, not a literal with getters and closures: planning makes one per job, thousands per run. */
 class PlannedJob implements Job {
-  inputJsonPath: string;
-  outputJsonPath: string;
-  logPath: string;
   fromRecord: boolean;
   deps: Job[] = [];
   consumers: Job[] = [];
   constructor(
     public id: string, public stage: Stage, public recording: Recording, public stateDir: string, public jobDir: string,
-    private resolved: () => Resolved, private vouchedHash: string | undefined,
+    private ctx: RecordingContext, private built: Resolved | undefined, private vouchedHash: string | undefined,
     public layersKey: string, public inputs: Job['inputs'], public outputs: string[], public appendsTo: string[],
     public definition: Definition, public consumerStages: number, public ownFiles: OwnFiles,
   ) {
-    this.inputJsonPath = `${jobDir}/input.json`;
-    this.outputJsonPath = `${jobDir}/output.json`;
-    this.logPath = `${jobDir}/log.txt`;
     this.fromRecord = vouchedHash !== undefined;
+  }
+  get inputJsonPath(): string { return `${this.jobDir}/input.json`; }
+  get outputJsonPath(): string { return `${this.jobDir}/output.json`; }
+  get logPath(): string { return `${this.jobDir}/log.txt`; }
+  private resolved(): Resolved {
+    if (this.built) return this.built;
+    const problems: Diagnostic[] = [];
+    const r = resolveJob(this.ctx, this.stage, this.jobDir, problems);
+    if (!r || problems.length) throw new InputJsonError(problems);
+    return (this.built = r);
   }
   get input(): JobInput { return this.resolved().input; }
   get inputHash(): string { return this.vouchedHash ?? this.resolved().input.hash; }
   get inPlace(): Job['inPlace'] { return this.resolved().inPlace; }
   get argv(): string[] | undefined { return this.resolved().argv; }
+  /** In-place copies already known (a vouched job's were checked when it was planned from scratch). */
+  knownInPlace(): Job['inPlace'] { return this.built?.inPlace ?? []; }
 }
 
 export function engineVars(rec: Recording, stage: Stage, jobDir: string): Record<string, string> {
@@ -123,43 +150,21 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
   const diags: Diagnostic[] = [];
   const jobs: Job[] = [];
   const byRecording = new Map<string, Job[]>();
-  // What is the same for every recording, worked out once per stage.
-  const stages = graph.order.filter((s) => stageNames.has(s.name)).map((stage) => ({
-    stage,
-    layersKey: stageInputKey(pipeline, stage, sets),
-    definition: definitionOf(pipeline, stage),
-    consumerStages: graph.consumers.get(stage.name)!.size,
-    deps: [...graph.deps.get(stage.name)!],
-    /** Inputs no stage makes: the recording's own files. */
-    ownInputs: stage.inputs.map((f) => !graph.producerOf.has(normaliseTemplate(f.path))),
-    moduleLimits: hasModuleLimits(stage),
-  }));
+  const stages = perStage(pipeline, graph, stageNames, sets);
   for (const rec of recordings) {
     const sd = stateDir(rec);
     const recKey = recordingInputKey(pipeline, rec);
     const records = states?.(sd).jobs ?? {};
     let layers: Result<Layer[]> | undefined;
-    const layersOf = () => (layers ??= recordingLayers(pipeline, rec, recKey.exists));
+    const ctx: RecordingContext = { pipeline, rec, sets, layers: () => (layers ??= recordingLayers(pipeline, rec, recKey.exists)) };
+    const list: PlannedJob[] = [];
     const byStage = new Map<string, Job>();
-    const list: Job[] = [];
     const ownFiles = new OwnFiles(rec, pipeline.recordings.match, pipeline.recordings.exclude);
-    // Paths each job would write, checked against the recording's own files once all are known.
-    const writes: Array<{ job: Job; file: string; index: number | string }> = [];
     for (const per of stages) {
       const stage = per.stage;
       // Stage names are plain identifiers and the state folder absolute: no join needed.
       const jobDir = `${sd}/${stage.name}`;
       const layersKey = `${per.layersKey}.${recKey.key}`;
-      const resolve = (into: Diagnostic[]): Resolved | undefined => {
-        const l = layersOf();
-        if (!l.ok) { into.push(...l.diagnostics); return undefined; }
-        const vars = engineVars(rec, stage, jobDir);
-        const built = buildInputJson({ pipeline, stage, recording: rec, vars, layers: l.value, sets });
-        if (!built.ok) { into.push(...built.diagnostics); return undefined; }
-        const limits = moduleLimitProblems(pipeline.source, stage, rec, built.value);
-        if (limits.length) { into.push(...limits); return undefined; }
-        return resolveTemplates(pipeline, stage, rec, vars, built.value, into);
-      };
       const record = records[stage.name];
       // A stage with a module limit (moduleLimits.ts) always builds its input JSON, to check it.
       const vouched = !per.moduleLimits && record?.status === 'done' && record.layersKey === layersKey && record.inputHash !== undefined
@@ -168,33 +173,23 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
       let inputs: Job['inputs'], outputs: string[];
       if (vouched) {
         // Records name files by place (place.ts): `{output}/...` is this recording's output folder.
-        const paths = Object.keys(record.inputs!).map((k) => recordPath(rec, k));
-        inputs = stage.inputs.map((f, i) => ({ path: paths[i], optional: f.optional, template: f.path }));
+        const keys = Object.keys(record.inputs!);
+        inputs = stage.inputs.map((f, i) => ({ path: recordPath(rec, keys[i]), optional: f.optional, template: f.path }));
         outputs = Object.keys(record.outputs!).map((k) => recordPath(rec, k));
       } else {
         const before = diags.length;
-        resolved = resolve(diags);
+        resolved = resolveJob(ctx, stage, jobDir, diags);
         if (!resolved || diags.length > before) continue;
         ({ inputs, outputs } = resolved);
       }
-      const appendsTo = stage.appendsTo.map((o) => outputs[stage.outputs.indexOf(o)]);
-      const lazily = (): Resolved => {
-        if (resolved) return resolved;
-        const problems: Diagnostic[] = [];
-        const r = resolve(problems);
-        if (!r || problems.length) throw new InputJsonError(problems);
-        return (resolved = r);
-      };
-      const job: Job = new PlannedJob(
-        `${rec.name}:${stage.name}`, stage, rec, sd, jobDir, lazily, vouched ? record.inputHash! : undefined,
+      const appendsTo = per.appendsAt.length ? per.appendsAt.map((i) => outputs[i]) : noPaths;
+      const job = new PlannedJob(
+        `${rec.name}:${stage.name}`, stage, rec, sd, jobDir, ctx, resolved, vouched ? record.inputHash! : undefined,
         layersKey, inputs, outputs, appendsTo, per.definition, per.consumerStages, ownFiles,
       );
       for (let i = 0; i < inputs.length; i++) {
         if (inputs[i].path && per.ownInputs[i]) ownFiles.add(inputs[i].path, `an input no stage makes (stage '${stage.name}' reads it)`);
       }
-      for (let i = 0; i < outputs.length; i++) writes.push({ job, file: outputs[i], index: i });
-      // A vouched job's in_place copies were checked when it was planned from scratch.
-      for (const c of resolved?.inPlace ?? []) writes.push({ job, file: c.copy, index: c.key });
       for (const d of per.deps) {
         const dj = byStage.get(d);
         if (dj) { job.deps.push(dj); dj.consumers.push(job); }
@@ -211,18 +206,56 @@ export function makeJobs(pipeline: Pipeline, graph: StageGraph, recordings: Reco
         if (typeof lfp === 'string') ownFiles.add(path.resolve(rec.dir, lfp), 'its LFP file');
       }
     }
+    // Paths each job would write, checked against the recording's own files now that all are known.
     const before = diags.length;
-    for (const w of writes) {
-      const why = ownFiles.reasonFor(w.file);
-      if (!why) continue;
-      const segs = ['stages', w.job.stage.name, typeof w.index === 'number' ? 'outputs' : 'in_place', String(w.index)];
-      diags.push({ ...spanAt(pipeline.source, segs), message: `recording ${rec.name}: stage '${w.job.stage.name}' would write ${w.file}, which is the recording's own file (${why}); a recording's own files are never written or removed` });
+    const refuse = (job: Job, file: string, segs: string[]) => {
+      const why = ownFiles.reasonFor(file);
+      if (why) diags.push({ ...spanAt(pipeline.source, ['stages', job.stage.name, ...segs]), message: `recording ${rec.name}: stage '${job.stage.name}' would write ${file}, which is the recording's own file (${why}); a recording's own files are never written or removed` });
+    };
+    for (const job of list) {
+      for (let i = 0; i < job.outputs.length; i++) refuse(job, job.outputs[i], ['outputs', String(i)]);
+      for (const c of job.knownInPlace()) refuse(job, c.copy, ['in_place', c.key]);
     }
     if (diags.length > before) continue;
     jobs.push(...list);
     byRecording.set(rec.dir, list);
   }
   return diags.length ? fail(...dedupe(diags)) : ok({ jobs, byRecording });
+}
+
+const noPaths: string[] = [];
+
+interface PerStage {
+  stage: Stage;
+  layersKey: string;
+  definition: Definition;
+  consumerStages: number;
+  deps: string[];
+  /** Inputs no stage makes: the recording's own files. */
+  ownInputs: boolean[];
+  /** Indices of the outputs the program appends to. */
+  appendsAt: number[];
+  moduleLimits: boolean;
+}
+
+const perStageCache = new WeakMap<Set<string>, { graph: StageGraph; sets: SetValue[]; stages: PerStage[] }>();
+
+/** What is the same for every recording, worked out once per planner (it plans one recording at a time). */
+function perStage(pipeline: Pipeline, graph: StageGraph, stageNames: Set<string>, sets: SetValue[]): PerStage[] {
+  const hit = perStageCache.get(stageNames);
+  if (hit && hit.graph === graph && hit.sets === sets) return hit.stages;
+  const stages = graph.order.filter((s) => stageNames.has(s.name)).map((stage) => ({
+    stage,
+    layersKey: stageInputKey(pipeline, stage, sets),
+    definition: definitionOf(pipeline, stage),
+    consumerStages: graph.consumers.get(stage.name)!.size,
+    deps: [...graph.deps.get(stage.name)!],
+    ownInputs: stage.inputs.map((f) => !graph.producerOf.has(normaliseTemplate(f.path))),
+    appendsAt: stage.appendsTo.map((o) => stage.outputs.indexOf(o)),
+    moduleLimits: hasModuleLimits(stage),
+  }));
+  perStageCache.set(stageNames, { graph, sets, stages });
+  return stages;
 }
 
 /** Fill the stage's path templates from the engine's variables and the job's input JSON. */

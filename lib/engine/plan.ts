@@ -71,6 +71,10 @@ function tempProducer(job: Job, input: string): Job | undefined {
   return job.deps.find((d) => d.stage.temp && d.outputs.includes(input));
 }
 
+// Shared and frozen: most decisions of most plans are one of these.
+const upToDate: Decision = Object.freeze({ run: false, fresh: Object.freeze({ kind: 'up-to-date' }) } as const);
+const confirmedDecision: Decision = Object.freeze({ run: false, fresh: Object.freeze({ kind: 'confirmed' }) } as const);
+
 export function planJobs(p: PlanInput): Map<string, Decision> {
   const decisions = new Map<string, Decision>();
   const needed = new Map<string, Reason>();
@@ -161,7 +165,7 @@ function decide(job: Job, p: PlanInput, decisions: Map<string, Decision>, needed
   }
 
   if (upstream) return { run: true, reason: { kind: 'upstream-ran', stage: upstream.stage.name } };
-  return { run: false, fresh: { kind: confirmed ? 'confirmed' : 'up-to-date' } };
+  return confirmed ? confirmedDecision : upToDate;
 }
 
 /** Make's rule for outputs made before ephys-make kept records: oldest output newer than newest input. */
