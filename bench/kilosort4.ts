@@ -48,7 +48,7 @@ function run(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
  * The built-in post-sorting stages on a sorter's folder (a copy: noise_templates writes into it):
  * how many clusters noise_templates calls noise, and for how many quality_metrics fills the PC metrics.
  */
-function postSorting(ksDir: string, work: string, name: string, sampleRate: number, bitVolts: number): string {
+function postSorting(ksDir: string, work: string, name: string, sampleRate: number, bitVolts: number, truth: GroundTruthComparison): string {
   const dir = path.join(work, `post-${name}`);
   fs.cpSync(ksDir, dir, { recursive: true });
   const host = (module: string, input: object) => {
@@ -60,8 +60,11 @@ function postSorting(ksDir: string, work: string, name: string, sampleRate: numb
     ephys_params: { sample_rate: sampleRate, cluster_group_file_name: 'cluster_group.tsv.v2' },
     directories: { kilosort_output_directory: dir }, noise_waveform_params: { classifier_path: '/nonexistent/rf_classifier.pkl' },
   });
-  const labels = readClusterGroupTsv(path.join(dir, 'cluster_group.tsv.v2')).labels;
+  const { clusterIds, labels } = readClusterGroupTsv(path.join(dir, 'cluster_group.tsv.v2'));
   const noise = labels.filter((l) => l === 'noise').length;
+  const labelOf = new Map(clusterIds.map((id, i) => [id, labels[i]]));
+  const sorted = truth.units.filter((u) => u.detectable && u.accuracy >= truth.goodAccuracy);
+  const sortedNoise = sorted.filter((u) => labelOf.get(u.cluster) === 'noise').length;
   const metrics = path.join(dir, 'metrics.csv');
   host('quality_metrics', {
     directories: { kilosort_output_directory: dir }, ephys_params: { sample_rate: sampleRate, bit_volts: bitVolts },
@@ -74,7 +77,7 @@ function postSorting(ksDir: string, work: string, name: string, sampleRate: numb
   // Isolation distance needs as many other spikes as the cluster's own (the Allen rule): it is the one most often empty.
   const some = rows.filter((r) => pcColumns.some((i) => has(r, i))).length;
   const isolation = rows.filter((r) => has(r, pcColumns[0])).length;
-  return `noise_templates: ${noise}/${labels.length} noise; quality_metrics: PC metrics for ${some}/${rows.length} clusters (isolation distance for ${isolation})`;
+  return `noise_templates: ${noise}/${labels.length} noise (${sortedNoise} of the ${sorted.length} sorted units' clusters); quality_metrics: PC metrics for ${some}/${rows.length} clusters (isolation distance for ${isolation})`;
 }
 
 function row(name: string, secs: number, c: GroundTruthComparison, note = ''): string {
@@ -109,8 +112,9 @@ async function benchmark(b: BenchmarkRecording): Promise<void> {
     const bSecs = run([process.execPath, hostPath, 'median_subtraction', '--input_json', mIn, '--output_json', path.join(work, 'median.out.json')])
       + run([process.execPath, hostPath, 'builtin_sorter', '--input_json', bIn, '--output_json', path.join(work, 'builtin.out.json')]);
     const lines = [`  ${'sorter'.padEnd(24)} ${'run time'.padStart(9)}  ${'clusters'.padStart(8)}  ${'sorted'.padStart(11)}  ${'mean accuracy'.padStart(13)}`];
-    lines.push(row('median sub. + built-in', bSecs, compareToGroundTruth(builtinDir, rec.groundTruthDir)));
-    const post = [`  then, built-in:  ${postSorting(builtinDir, work, 'builtin', rec.sampleRateHz, rec.bitVolts)}`];
+    const bTruth = compareToGroundTruth(builtinDir, rec.groundTruthDir);
+    lines.push(row('median sub. + built-in', bSecs, bTruth));
+    const post = [`  then, built-in:  ${postSorting(builtinDir, work, 'builtin', rec.sampleRateHz, rec.bitVolts, bTruth)}`];
 
     if (!python) {
       lines.push('  Kilosort 4               not run: give --python or EPHYS_MAKE_KS4_PYTHON (an interpreter that imports kilosort)');
@@ -135,8 +139,9 @@ async function benchmark(b: BenchmarkRecording): Promise<void> {
         }));
         kSecs = run([python, driverPath, '--input_json', kIn, '--output_json', outJson]);
       }
-      lines.push(row('Kilosort 4 (CPU)', kSecs, compareToGroundTruth(ksDir, rec.groundTruthDir), note));
-      post.push(`  then, Kilosort 4: ${postSorting(ksDir, work, 'kilosort4', rec.sampleRateHz, rec.bitVolts)}`);
+      const kTruth = compareToGroundTruth(ksDir, rec.groundTruthDir);
+      lines.push(row('Kilosort 4 (CPU)', kSecs, kTruth, note));
+      post.push(`  then, Kilosort 4: ${postSorting(ksDir, work, 'kilosort4', rec.sampleRateHz, rec.bitVolts, kTruth)}`);
     }
     console.log([...lines, ...post].join('\n'));
   } finally {
