@@ -29,4 +29,22 @@ test('the marker, files matching the pattern, acquisition files and inputs no st
   assert.is(own.holdsOwnFile('/lab/data/r1/.ephys-make/a'), undefined);
 });
 
+test('a pattern is matched on the whole path, not only the file name', () => {
+  const rec2 = { ...rec, dir: '/lab/data/raw/m1/r1', marker: '/lab/data/raw/m1/r1/probe_0.bin', output: '/lab/out/r1' };
+  const marker = "it matches recordings.match 'raw/**/probe_*.bin', so it is a recording's marker";
+  const cases: Array<[string, string | undefined]> = [
+    ['/lab/data/raw/m2/r9/probe_3.bin', marker],
+    ['/lab/data/raw/probe_3.bin', marker],
+    ['/lab/data/other/probe_3.bin', undefined],
+    ['/lab/out/r1/probe_3.bin', undefined],
+    ['/lab/data/raw/m2/r9/probe_3.bin.bak', undefined],
+  ];
+  const own = new OwnFiles(rec2, 'raw/**/probe_*.bin', []);
+  for (const [file, why] of cases) assert.is(own.reasonFor(file), why, file);
+  // A last segment with braces is left to the whole pattern.
+  const braces = new OwnFiles(rec2, '**/*.{ap,lf}.bin', []);
+  assert.ok(braces.reasonFor('/lab/data/x/y.lf.bin'));
+  assert.is(braces.reasonFor('/lab/data/x/y.ap.bin.out'), undefined);
+});
+
 test.run();

@@ -86,10 +86,21 @@ export function hashJson(v: unknown): string {
   return crypto.createHash('sha256').update(stableStringify(v)).digest('hex');
 }
 
-/** A JobInput whose hash is computed on first use: a plan with no record to compare it with never needs it. */
+/** Its hash is computed on first use: a plan with no record to compare it with never needs it. */
+class LazyJobInput implements JobInput {
+  private hashed?: string;
+  json: Record<string, any>;
+  origins?: Map<string, string>;
+  lookup: (name: string) => string | undefined;
+  schemaFile?: string;
+  constructor(parts: Omit<JobInput, 'hash'>) {
+    this.json = parts.json; this.origins = parts.origins; this.lookup = parts.lookup; this.schemaFile = parts.schemaFile;
+  }
+  get hash(): string { return (this.hashed ??= hashJson(this.json)); }
+}
+
 export function jobInput(parts: Omit<JobInput, 'hash'>): JobInput {
-  let hash: string | undefined;
-  return { ...parts, get hash() { return (hash ??= hashJson(parts.json)); } };
+  return new LazyJobInput(parts);
 }
 
 /** The first key (in sorted order) whose value differs, as a dotted path. */

@@ -38,7 +38,10 @@ function markerMatcher(match: string, exclude: string[]): (rel: string) => boole
     // this of every output of every recording.
     const re = picomatch.makeRe(match, { dot: true });
     const excluded = exclude.length ? picomatch(exclude, { dot: true }) : () => false;
-    m = (rel) => re.test(rel) && !ignoredPart.test(rel) && !excluded(rel);
+    // A plain last segment (`*.ap.bin`) must match the file name: most outputs fail that cheaply.
+    const last = match.replace(/\\/g, '/').split('/').pop()!;
+    const nameRe = !last || /\*\*|[{}()[\]@!+]/.test(last) ? undefined : picomatch.makeRe(last, { dot: true });
+    m = (rel) => (!nameRe || nameRe.test(rel.slice(rel.lastIndexOf('/') + 1))) && re.test(rel) && !ignoredPart.test(rel) && !excluded(rel);
     matchers.set(key, m);
   }
   return m;
