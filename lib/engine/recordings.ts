@@ -61,7 +61,9 @@ function findIn(searchDir: string, namingRoot: string, pipeline: Pipeline): Reco
   for (const marker of markers) {
     const dir = recordingDirOf(marker, depth);
     if (byDir.has(dir)) continue;
-    const name = toPosix(path.relative(namingRoot, dir)) || '.';
+    // Under the root (always, but for --dir elsewhere) the name is a slice: no path parsing per recording.
+    const under = dir.startsWith(namingRoot) && dir[namingRoot.length] === path.sep && !namingRoot.endsWith(path.sep);
+    const name = toPosix(under ? dir.slice(namingRoot.length + 1) : path.relative(namingRoot, dir)) || '.';
     byDir.set(dir, { name, dir, root: namingRoot, marker, output: '' });
   }
   return [...byDir.values()];
