@@ -30,9 +30,7 @@ export async function makeRecording(c: RecordingCase, root: string): Promise<Rec
   fs.rmSync(out, { recursive: true, force: true });
   const s = await synthesize({
     outDir: out, recordings: 1, seconds: c.seconds, channels: 384, layout: 'openephys', seed: c.seed,
-    units: c.units, driftUm: c.driftUm,
-    // The model the goldens were made with; remaking them with `varied` changes every input.
-    unitModel: 'uniform',
+    units: c.units, driftUm: c.driftUm, unitModel: 'varied',
   });
   const r = s.recordings[0];
   return { ap: r.apFile, lfp: r.lfFile!, dir: r.dir };
