@@ -258,4 +258,20 @@ test('the shipped pipelines run quality metrics built in, so a short recording d
   }
 });
 
+test('the comparison rule: deterministic cells exact, unseeded ones within the runs, singular ones only of the same kind', () => {
+  const columns = ['cluster_id', 'isolation_distance'];
+  const failures = (mine: number, runs: number[]) => compareWithModule(
+    { columns, rows: [[1, mine]] }, runs.map((v) => [[1, v]]), columns, undefined,
+  ).reports.find((r) => r.column === 'isolation_distance')!.failures.length;
+  assert.is(failures(30, [30, 30]), 0);
+  assert.is(failures(30.001, [30, 30]), 1);
+  assert.is(failures(31, [30, 32]), 0);
+  assert.is(failures(33, [30, 32]), 1);
+  // Fewer spikes than PC features: the module gives 1e15 one run and NaN the next.
+  assert.is(failures(9e14, [1.5e15, NaN, 2.7e15]), 0);
+  assert.is(failures(NaN, [1.5e15, NaN, 2.7e15]), 0);
+  assert.is(failures(40, [1.5e15, NaN, 2.7e15]), 1, 'an ordinary value where the module has only noise');
+  assert.is(failures(9e14, [1.5e15, 2.7e15]), 1, 'without a NaN run the range holds');
+});
+
 test.run();
