@@ -25,9 +25,18 @@ interface Spec {
 export function jobSpecOf(job: Job): string | undefined {
   let parts: { input: Job['input']; rest: Omit<Job, 'input' | 'deps' | 'consumers'> };
   try {
-    // The input JSON may be built only now; one that cannot be is the node's to report.
-    const { input, deps, consumers, ...rest } = job;
-    parts = { input, rest };
+    // Field by field: a job may be a class instance whose values are getters. The input JSON may
+    // be built only now; one that cannot be is the node's to report.
+    const j = job;
+    parts = {
+      input: j.input,
+      rest: {
+        id: j.id, stage: j.stage, recording: j.recording, stateDir: j.stateDir, jobDir: j.jobDir,
+        inputJsonPath: j.inputJsonPath, outputJsonPath: j.outputJsonPath, logPath: j.logPath,
+        inputHash: j.inputHash, layersKey: j.layersKey, fromRecord: j.fromRecord, inputs: j.inputs, outputs: j.outputs,
+        appendsTo: j.appendsTo, inPlace: j.inPlace, argv: j.argv, definition: j.definition, consumerStages: j.consumerStages, ownFiles: j.ownFiles,
+      },
+    };
   } catch {
     return undefined;
   }
