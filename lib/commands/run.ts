@@ -2,8 +2,7 @@
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
 import { isSystemError } from '../base/systemError.js';
-import { openPlanner, workOf, type RecordingPlan } from '../engine/planner.js';
-import { planRunParallel, planThreads } from '../engine/parallelPlan.js';
+import { openPlanner, planRun, workOf, type RecordingPlan } from '../engine/planner.js';
 import type { Job } from '../engine/job.js';
 import type { Decision } from '../engine/plan.js';
 import { describeBlocked, describeReason } from '../engine/reason.js';
@@ -60,11 +59,9 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   let confirmations: Array<{ rp: RecordingPlan; jobs: Job[] }> = [];
   let explained: string[] = [];
   let slurmOpen: RecordingPlan[] = [];
-  // -B reruns everything: nothing to vouch for, so no threads.
-  const threads = o.always ? 0 : planThreads(io.env);
   const planAll = () => {
     adoptions = []; renewals = []; confirmations = []; explained = []; slurmOpen = [];
-    return planRunParallel(planner, recordings.value, (rp, decisions) => {
+    return planRun(planner, recordings.value, (rp, decisions) => {
       if (o.dryRun) io.out(explainLines(rp, decisions, 'would run '));
       else if (o.explain) explained.push(explainLines(rp, decisions, 'run '));
       if (o.dryRun) return;
@@ -73,15 +70,15 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
       if (rekey.length) renewals.push(rekey);
       if (confirmed.length) confirmations.push({ rp, jobs: confirmed });
       if (waitsForSlurm(decisions)) slurmOpen.push(rp);
-    }, !o.dryRun, threads);
+    }, !o.dryRun);
   };
-  let planned = await planAll();
+  let planned = planAll();
   if (slurmOpen.length) {
     // Records of SLURM jobs: settle the ones that have ended, then decide again.
     const { reconcilePlans } = await import('../engine/slurm/reconcile.js');
     const settled = await reconcilePlans(slurmOpen, io.env);
     if (settled.error) io.err(`warning: cannot ask SLURM about queued jobs (${settled.error}); their records are taken as they are\n`);
-    if (settled.changed.size) planned = await planAll();
+    if (settled.changed.size) planned = planAll();
   }
   for (const text of explained) io.out(text);
   const { counts, plans, work, unplanned } = planned;
