@@ -2,7 +2,7 @@
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
 import { isSystemError } from '../base/systemError.js';
-import { openPlanner, planRun, workOf, type RecordingPlan } from '../engine/planner.js';
+import { openPlanner, planRun, recordsToWrite, type RecordingPlan } from '../engine/planner.js';
 import type { Job } from '../engine/job.js';
 import type { Decision } from '../engine/plan.js';
 import { describeBlocked, describeReason } from '../engine/reason.js';
@@ -65,7 +65,7 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
       if (o.dryRun) io.out(explainLines(rp, decisions, 'would run '));
       else if (o.explain) explained.push(explainLines(rp, decisions, 'run '));
       if (o.dryRun) return;
-      const { adopted, rekey, confirmed } = workOf(rp, decisions);
+      const { adopted, rekey, confirmed } = recordsToWrite(rp, decisions);
       if (adopted.length) adoptions.push(adopted);
       if (rekey.length) renewals.push(rekey);
       if (confirmed.length) confirmations.push({ rp, jobs: confirmed });

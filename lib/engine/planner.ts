@@ -176,16 +176,26 @@ export interface RecordingWork {
   inFlight: Array<{ job: Job } & InFlight>;
 }
 
+/** Up-to-date jobs whose records are to be written (adopted, confirmed, re-keyed): what a no-op run asks of every recording. */
+export function recordsToWrite(rp: RecordingPlan, decisions: Map<string, Decision>): Pick<RecordingWork, 'adopted' | 'rekey' | 'confirmed'> {
+  const out: Pick<RecordingWork, 'adopted' | 'rekey' | 'confirmed'> = { adopted: [], rekey: [], confirmed: [] };
+  for (const job of rp.jobs) {
+    const d = decisions.get(job.id)!;
+    if (d.run || !('fresh' in d)) continue;
+    if (d.fresh.kind === 'adopted') out.adopted.push(job);
+    else if (d.fresh.kind === 'confirmed') out.confirmed.push(job);
+    else if (!job.fromRecord) out.rekey.push(job);
+  }
+  return out;
+}
+
 export function workOf(rp: RecordingPlan, decisions: Map<string, Decision>): RecordingWork {
-  const work: RecordingWork = { toRun: runnable(rp.jobs, decisions), fresh: [], adopted: [], rekey: [], confirmed: [], blocked: [], inFlight: [] };
+  const work: RecordingWork = { toRun: runnable(rp.jobs, decisions), fresh: [], ...recordsToWrite(rp, decisions), blocked: [], inFlight: [] };
   for (const job of rp.jobs) {
     const d = decisions.get(job.id)!;
     if (d.run) continue;
     if ('fresh' in d) {
       work.fresh.push(job);
-      if (d.fresh.kind === 'adopted') work.adopted.push(job);
-      else if (d.fresh.kind === 'confirmed') work.confirmed.push(job);
-      else if (!job.fromRecord) work.rekey.push(job);
     } else if ('inFlight' in d) {
       work.inFlight.push({ job, ...d.inFlight });
     } else {
