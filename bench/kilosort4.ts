@@ -22,6 +22,7 @@ import { readSpikeGlxMeta } from '../lib/formats/spikeglx.js';
 import { geometryFromSites } from '../lib/formats/probeGeometry.js';
 import { readClusterGroupTsv } from '../lib/formats/clusterGroup.js';
 import { parseCsv } from '../stages/quality_metrics/metricsTable.js';
+import { pcColumns } from './oracle/compare.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const packageRoot = path.resolve(here, '..', '..');
@@ -44,6 +45,13 @@ function run(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
   return s;
 }
 
+/** A built-in stage run by its host on an input JSON written to `work/NAME.json`; its run time in seconds. */
+function builtin(module: string, input: object, work: string, name = module): number {
+  const inFile = path.join(work, `${name}.json`);
+  fs.writeFileSync(inFile, JSON.stringify(input));
+  return run([process.execPath, hostPath, module, '--input_json', inFile, '--output_json', path.join(work, `${name}.out.json`)]);
+}
+
 /**
  * The built-in post-sorting stages on a sorter's folder (a copy: noise_templates writes into it):
  * how many clusters noise_templates calls noise, and for how many quality_metrics fills the PC metrics.
@@ -51,32 +59,27 @@ function run(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
 function postSorting(ksDir: string, work: string, name: string, sampleRate: number, bitVolts: number, truth: GroundTruthComparison): string {
   const dir = path.join(work, `post-${name}`);
   fs.cpSync(ksDir, dir, { recursive: true });
-  const host = (module: string, input: object) => {
-    const inFile = path.join(work, `${name}-${module}.json`);
-    fs.writeFileSync(inFile, JSON.stringify(input));
-    run([process.execPath, hostPath, module, '--input_json', inFile, '--output_json', path.join(work, `${name}-${module}.out.json`)]);
-  };
-  host('noise_templates', {
+  builtin('noise_templates', {
     ephys_params: { sample_rate: sampleRate, cluster_group_file_name: 'cluster_group.tsv.v2' },
     directories: { kilosort_output_directory: dir }, noise_waveform_params: { classifier_path: '/nonexistent/rf_classifier.pkl' },
-  });
+  }, work, `${name}-noise_templates`);
   const { clusterIds, labels } = readClusterGroupTsv(path.join(dir, 'cluster_group.tsv.v2'));
   const noise = labels.filter((l) => l === 'noise').length;
   const labelOf = new Map(clusterIds.map((id, i) => [id, labels[i]]));
   const sorted = truth.units.filter((u) => u.detectable && u.accuracy >= truth.goodAccuracy);
   const sortedNoise = sorted.filter((u) => labelOf.get(u.cluster) === 'noise').length;
   const metrics = path.join(dir, 'metrics.csv');
-  host('quality_metrics', {
+  builtin('quality_metrics', {
     directories: { kilosort_output_directory: dir }, ephys_params: { sample_rate: sampleRate, bit_volts: bitVolts },
     waveform_metrics: { waveform_metrics_file: path.join(dir, 'no_waveform_metrics.csv') },
     quality_metrics_params: { quality_metrics_output_file: metrics, include_pc_metrics: true },
-  });
+  }, work, `${name}-quality_metrics`);
   const [header, ...rows] = parseCsv(fs.readFileSync(metrics, 'utf8'));
-  const pcColumns = ['isolation_distance', 'l_ratio', 'd_prime', 'nn_hit_rate', 'nn_miss_rate'].map((c) => header.indexOf(c));
+  const pcAt = pcColumns.map((c) => header.indexOf(c));
   const has = (r: string[], i: number) => i >= 0 && r[i] !== '' && r[i] !== 'nan';
   // Isolation distance needs as many other spikes as the cluster's own (the Allen rule): it is the one most often empty.
-  const some = rows.filter((r) => pcColumns.some((i) => has(r, i))).length;
-  const isolation = rows.filter((r) => has(r, pcColumns[0])).length;
+  const some = rows.filter((r) => pcAt.some((i) => has(r, i))).length;
+  const isolation = rows.filter((r) => has(r, header.indexOf('isolation_distance'))).length;
   return `noise_templates: ${noise}/${labels.length} noise (${sortedNoise} of the ${sorted.length} sorted units' clusters); quality_metrics: PC metrics for ${some}/${rows.length} clusters (isolation distance for ${isolation})`;
 }
 
@@ -105,12 +108,8 @@ async function benchmark(b: BenchmarkRecording): Promise<void> {
     // (Kilosort 4 subtracts its own common average). Both stages are timed.
     const builtinDir = path.join(work, 'builtin');
     const subtracted = path.join(work, 'median_subtracted.dat');
-    const mIn = path.join(work, 'median.json');
-    fs.writeFileSync(mIn, JSON.stringify({ ephys_params: { ...ephys, reference_channels: [] }, median_subtraction_params: { output_file: subtracted } }));
-    const bIn = path.join(work, 'builtin.json');
-    fs.writeFileSync(bIn, JSON.stringify({ ephys_params: { ...ephys, ap_band_file: subtracted, reference_channels: [] }, directories: { kilosort_output_directory: builtinDir } }));
-    const bSecs = run([process.execPath, hostPath, 'median_subtraction', '--input_json', mIn, '--output_json', path.join(work, 'median.out.json')])
-      + run([process.execPath, hostPath, 'builtin_sorter', '--input_json', bIn, '--output_json', path.join(work, 'builtin.out.json')]);
+    const bSecs = builtin('median_subtraction', { ephys_params: { ...ephys, reference_channels: [] }, median_subtraction_params: { output_file: subtracted } }, work)
+      + builtin('builtin_sorter', { ephys_params: { ...ephys, ap_band_file: subtracted, reference_channels: [] }, directories: { kilosort_output_directory: builtinDir } }, work);
     const lines = [`  ${'sorter'.padEnd(24)} ${'run time'.padStart(9)}  ${'clusters'.padStart(8)}  ${'sorted'.padStart(11)}  ${'mean accuracy'.padStart(13)}`];
     const bTruth = compareToGroundTruth(builtinDir, rec.groundTruthDir);
     lines.push(row('median sub. + built-in', bSecs, bTruth));

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { binPath, checkoutUnreadableBy, poolDir, tempDir, testUnless, timed, writeFile } from './rig.js';
+import { binPath, checkoutUnreadableBy, filesUnder, poolDir, tempDir, testUnless, timed, writeFile } from './rig.js';
 import { fakeCommand } from './project.js';
 import { spikeGlxMeta } from '../lib/synth/spikeglx.js';
 import { structureOebin } from '../lib/synth/openephys.js';
@@ -265,15 +265,6 @@ function chownTree(dir: string, uid: number, keep: Set<string>): void {
     fs.chownSync(p, uid, uid);
     if (e.isDirectory()) chownTree(p, uid, keep);
   }
-}
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p).map((f) => `${e.name}/${f}`)); else out.push(e.name);
-  }
-  return out;
 }
 
 const results = new Map<string, Promise<Outcome>>();

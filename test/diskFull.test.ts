@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { runCli, testUnless, timed, writeFile } from './rig.js';
+import { filesUnder, runCli, testUnless, timed, writeFile } from './rig.js';
 import { fakeCommand } from './project.js';
 
 const mounted = new Set<string>();
@@ -93,19 +93,11 @@ function expected(dir: string, rec: string, stage: string): string {
   }
 }
 
-function walk(dir: string, out: string[] = []): string[] {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p, out); else out.push(p);
-  }
-  return out;
-}
-
 const stackLike = /^\s+at .+:\d+:\d+\)?$|internal error|^Node\.js v\d+|Maximum call stack|RangeError|Uncaught/m;
 
 /** Checks that hold after any run, whether it ran out of space or not. */
 function checkTruthful(dir: string, what: string): void {
-  const files = walk(dir);
+  const files = filesUnder(dir);
   const locks = files.filter((f) => /(^|\/)lock$|\.lock$|\.takeover$/.test(f));
   assert.equal(locks, [], `${what}: lock files left behind`);
   const partials = files.filter((f) => f.endsWith('.partial'));

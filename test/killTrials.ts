@@ -15,7 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fakeStage, runCli, startCli, tempDir, waitUntil, isRunning } from './rig.js';
+import { fakeStage, filesUnder, runCli, startCli, tempDir, waitUntil, isRunning } from './rig.js';
 import { mulberry32 } from '../lib/numeric/mulberry32.js';
 
 export interface Lab {
@@ -94,7 +94,8 @@ export async function prepareLab(env: Record<string, string | undefined> = {}): 
   const data = path.join(template, 'data');
   const synth = await runCli(['synth', '--out', data, '--recordings', '2', '--seconds', '2', '--channels', '32', '--seed', '7'], { cwd: template, env });
   if (synth.code !== 0) throw new Error(`synth failed:\n${synth.stdout}${synth.stderr}`);
-  const recordings = findRecordings(data).map((d) => path.relative(template, d));
+  // A recording is a folder holding an .ap.bin.
+  const recordings = [...new Set(filesUnder(data).filter((f) => f.endsWith('.ap.bin')).map((f) => path.join('data', path.dirname(f))))].sort();
   // probe_info.json from the real stage, once; in the lab it is a recording's own file.
   const prep = tempDir('ephys-make-lab-prep-');
   fs.writeFileSync(path.join(prep, 'pipeline.yaml'), `version: 1
@@ -126,16 +127,6 @@ stages:
   return { template, recordings, reference, cleanMs, jobs: recordings.length * 3 };
 }
 
-function findRecordings(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...findRecordings(p));
-    else if (e.name.endsWith('.ap.bin')) out.push(dir);
-  }
-  return out.sort();
-}
-
 function copyLab(template: string): string {
   const dir = tempDir('ephys-make-trial-');
   fs.cpSync(template, dir, { recursive: true });
@@ -153,16 +144,6 @@ export function processesOf(dir: string): number[] {
     let cmd: string;
     try { cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8'); } catch { continue; }
     if (cmd.includes(dir) && isRunning(Number(name))) out.push(Number(name));
-  }
-  return out;
-}
-
-function partialsIn(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...partialsIn(p));
-    else if (e.name.endsWith('.partial')) out.push(path.relative(dir, p));
   }
   return out;
 }
@@ -232,7 +213,7 @@ export async function runTrial(lab: Lab, index: number, rand: () => number, env:
   if (!n.stdout.includes(`nothing to do: ${lab.jobs} jobs up to date`)) problems.push(`-n afterwards:\n${n.stdout}${n.stderr}`);
   const orphans = processesOf(dir);
   for (const pid of orphans) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  const partials = partialsIn(dir);
+  const partials = filesUnder(dir).filter((f) => f.endsWith('.partial'));
   const result: TrialResult = { index, fault, detail, wrong, orphans, partials, problems, ms: Date.now() - started };
   if (!wrong.length && !orphans.length && !partials.length && !problems.length) fs.rmSync(dir, { recursive: true, force: true });
   else result.problems.push(`(the trial's folder is kept: ${dir})`);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
+import fg from 'fast-glob';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
@@ -127,6 +128,11 @@ export function checkoutUnreadableBy(uid: number, gid: number, who = `uid ${uid}
   const entry = path.join(repoRoot, 'bin', 'ephys-make.js');
   if (spawnSync('test', ['-r', entry], { uid, gid }).status === 0) return undefined;
   return `${who} cannot read ${entry} (a folder above the checkout is private): clone into a folder other users can read`;
+}
+
+/** Every file under `dir` (hidden ones too), relative to it with '/' separators, sorted. */
+export function filesUnder(dir: string): string[] {
+  return fg.sync('**', { cwd: dir, dot: true, onlyFiles: true, followSymbolicLinks: false }).sort();
 }
 
 /** Give a folder tree to a user (the tests run as root and make their files first). */

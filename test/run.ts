@@ -2,7 +2,7 @@
  * Runs every compiled test file in its own process (two at a time, each under a time limit) and
  * ends with the one line CI reads: `N passed, N failed, N skipped`.
  */
-import fs from 'node:fs';
+import fg from 'fast-glob';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -11,16 +11,6 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 15 * 60_000);
 const filter = process.argv.slice(2);
-
-function findTests(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...findTests(p));
-    else if (e.name.endsWith('.test.js')) out.push(p);
-  }
-  return out.sort();
-}
 
 interface FileResult { file: string; passed: number; failed: number; skipped: number; seconds: number; output: string }
 
@@ -47,7 +37,7 @@ function runFile(file: string): Promise<FileResult> {
 }
 
 async function main(): Promise<number> {
-  let files = findTests(here);
+  let files = fg.sync('**/*.test.js', { cwd: here, absolute: true }).sort();
   // Matched on the name below the test folder: a checkout whose path holds the word runs only what was asked.
   if (filter.length) files = files.filter((f) => filter.some((x) => path.relative(here, f).includes(x)));
   const parallel = Math.max(1, Math.min(Number(process.env.TEST_JOBS ?? os.availableParallelism()), 2));

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempDir, timed, runCli, writeFile } from './rig.js';
+import { filesUnder, tempDir, timed, runCli, writeFile } from './rig.js';
 import { synthesize, modelRecording, type SynthOptions, type SynthRecording } from '../lib/synth/generate.js';
 import { runSynth } from '../lib/commands/synth.js';
 import { readNpy, toNumberArray } from '../lib/formats/npy.js';
@@ -21,16 +21,6 @@ function readMeta(file: string): Record<string, string> {
     out[line.slice(0, eq)] = line.slice(eq + 1);
   }
   return out;
-}
-
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...listFiles(p));
-    else out.push(p);
-  }
-  return out.sort();
 }
 
 function info(rec: SynthRecording): Record<string, any> {
@@ -113,7 +103,7 @@ test('SpikeGLX layout: folders, binary sizes, and meta files a SpikeGLX reader a
   const data = readInt16(r.apFile);
   assert.is(data[32], 64);
   assert.is(data[15000 * 33 + 32], 0);
-  assert.equal(listFiles(out).filter((f) => f.includes('.partial')), []);
+  assert.equal(filesUnder(out).filter((f) => f.includes('.partial')), []);
 }));
 
 test('the same options and seed give byte-identical files, whatever the number of threads', timed(async () => {
@@ -121,8 +111,8 @@ test('the same options and seed give byte-identical files, whatever the number o
   await synthesize({ ...small, outDir: a, driftUm: 30 });
   await synthesize({ ...small, outDir: b, driftUm: 30, workers: 0 });
   await synthesize({ ...small, outDir: c, driftUm: 30, seed: 8 });
-  const fa = listFiles(a).map((f) => path.relative(a, f));
-  assert.equal(listFiles(b).map((f) => path.relative(b, f)), fa);
+  const fa = filesUnder(a);
+  assert.equal(filesUnder(b), fa);
   assert.ok(fa.length >= 14, fa.join(' '));
   for (const f of fa) assert.ok(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f))), `${f} differs`);
   const ap = 'data/synth01_g0/synth01_g0_imec0/synth01_g0_t0.imec0.ap.bin';

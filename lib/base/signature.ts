@@ -22,6 +22,11 @@ export function statSignature(p: string): Signature | undefined {
     throw err;
   }
   if (!st || !st.isFile()) return undefined;
+  return signatureOfStats(st);
+}
+
+/** The signature of a file already stat'ed (with bigint times). */
+export function signatureOfStats(st: fs.BigIntStats): Signature {
   return `${st.size}:${st.mtimeNs}:${st.ino}`;
 }
 

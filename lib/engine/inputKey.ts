@@ -15,6 +15,7 @@ import { loadStageSchema, schemaFileFor } from './stageSchemas.js';
 import { overrideFileName } from './recordingParams.js';
 import { metaPathForBin } from '../formats/spikeglx.js';
 import { stagesSourceDir } from '../base/paths.js';
+import { signatureOfStats } from '../base/signature.js';
 
 const stageKeys = new WeakMap<Stage, string>();
 const fileHashes = new Map<string, string>();
@@ -77,7 +78,7 @@ export function recordingInputKey(pipeline: Pipeline, rec: Recording): Recording
     if (st) present.add(f);
     // A folder where a .meta should be is there (and reported by the layers), with no signature.
     if (st === undefined || st === 'unreadable') return st ?? '-';
-    return st.isFile() ? `${st.size}:${st.mtimeNs}:${st.ino}` : 'not-a-file';
+    return st.isFile() ? signatureOfStats(st) : 'not-a-file';
   });
   const known = new Set(files);
   return {

@@ -6,8 +6,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import fg from 'fast-glob';
 import type { Job } from './job.js';
-import { readRunningMarker, writeRunningMarker } from './runningMarker.js';
+import { markerPath, readRunningMarker, writeRunningMarker } from './runningMarker.js';
 import { hostName, isAlive } from '../base/processInfo.js';
 
 /** Exactly the names partialPath() makes: `<target>.<pid>.<counter>.partial`. */
@@ -29,7 +30,7 @@ function partialsIn(dir: string): string[] {
 /** The evidence that a run of this job was killed part-way, or undefined. Read only for jobs without a record. */
 export function findLeftover(job: Job): { pid?: number; host?: string; what: string } | undefined {
   const m = readRunningMarker(job.jobDir);
-  if (m) return { pid: m.pid, host: m.host, what: `its running marker ${path.relative(job.recording.output, path.join(job.jobDir, 'running'))} is there${m.leftover ? ` (left for ${m.leftover}, removed)` : ''}` };
+  if (m) return { pid: m.pid, host: m.host, what: `its running marker ${path.relative(job.recording.output, markerPath(job.jobDir))} is there${m.leftover ? ` (left for ${m.leftover}, removed)` : ''}` };
   for (const dir of foldersOf(job)) {
     const p = partialsIn(dir)[0];
     if (p) return { what: `${path.relative(job.recording.output, p)} is there (a half-written file)` };
@@ -70,10 +71,7 @@ export function removeLeftoverPartials(jobs: Job[], hasRecord: (job: Job) => boo
   return removed;
 }
 
+/** The folder and every folder below it, the engine's own `.ephys-make` folders left out. */
 function subfolders(dir: string): string[] {
-  const out = [dir];
-  let entries: fs.Dirent[];
-  try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return out; }
-  for (const e of entries) if (e.isDirectory() && e.name !== '.ephys-make') out.push(...subfolders(path.join(dir, e.name)));
-  return out;
+  return [dir, ...fg.sync('**', { cwd: dir, absolute: true, onlyDirectories: true, dot: true, followSymbolicLinks: false, suppressErrors: true, ignore: ['**/.ephys-make', '**/.ephys-make/**'] })];
 }

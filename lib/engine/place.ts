@@ -9,22 +9,15 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Recording } from './recordings.js';
 import type { Signature } from '../base/signature.js';
+import { relativeInside } from '../base/pathInside.js';
 import { stableStringify } from './inputJson.js';
-
-// Every plan names every file this way: plain string work, no path parsing.
-function inside(p: string, dir: string): string | undefined {
-  if (!dir || p.length <= dir.length || p.charCodeAt(dir.length) !== sepCode || !p.startsWith(dir)) return undefined;
-  const rel = p.slice(dir.length + 1);
-  return path.sep === '/' ? rel : rel.split(path.sep).join('/');
-}
-const sepCode = path.sep.charCodeAt(0);
 
 /** How a record names a file of this recording. */
 export function recordKey(rec: Recording, p: string): string {
   // The output folder first: it may lie inside the recording (`{recording}/sorted`).
-  const inOut = inside(p, rec.output);
+  const inOut = relativeInside(p, rec.output);
   if (inOut !== undefined) return `{output}/${inOut}`;
-  const inRec = inside(p, rec.dir);
+  const inRec = relativeInside(p, rec.dir);
   return inRec !== undefined ? `{recording}/${inRec}` : p;
 }
 

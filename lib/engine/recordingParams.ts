@@ -2,7 +2,6 @@
  * Values a recording brings itself: read from its SpikeGLX `.meta` / Open Ephys `structure.oebin`
  * (layout), then from an `ephys-make.yaml` beside it. They are layered over pipeline.yaml.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Pipeline } from './config.js';
 import type { Recording } from './recordings.js';
@@ -15,7 +14,7 @@ import { layoutLayer } from './layout.js';
 export const overrideFileName = 'ephys-make.yaml';
 
 /** `exists`: whether a file is there, answered from what the plan already looked at (inputKey.ts). */
-export function recordingLayers(pipeline: Pipeline, rec: Recording, exists: (file: string) => boolean = fs.existsSync): Result<Layer[]> {
+export function recordingLayers(pipeline: Pipeline, rec: Recording, exists: (file: string) => boolean): Result<Layer[]> {
   const layers: Layer[] = [];
   const diags: Diagnostic[] = [];
   const fromLayout = layoutLayer(pipeline.recordings.layout, rec, exists);

@@ -8,6 +8,7 @@ import fg from 'fast-glob';
 import type { Pipeline } from './config.js';
 import { fillPlaceholders, PlaceholderError } from './template.js';
 import { fail, ok, type Result } from '../base/diagnostic.js';
+import { relativeInside } from '../base/pathInside.js';
 
 export interface Recording {
   /** Path relative to the root, with '/' separators; what the user sees. */
@@ -61,9 +62,7 @@ function findIn(searchDir: string, namingRoot: string, pipeline: Pipeline): Reco
   for (const marker of markers) {
     const dir = recordingDirOf(marker, depth);
     if (byDir.has(dir)) continue;
-    // Under the root (always, but for --dir elsewhere) the name is a slice: no path parsing per recording.
-    const under = dir.startsWith(namingRoot) && dir[namingRoot.length] === path.sep && !namingRoot.endsWith(path.sep);
-    const name = toPosix(under ? dir.slice(namingRoot.length + 1) : path.relative(namingRoot, dir)) || '.';
+    const name = relativeInside(dir, namingRoot) ?? (toPosix(path.relative(namingRoot, dir)) || '.');
     byDir.set(dir, { name, dir, root: namingRoot, marker, output: '' });
   }
   return [...byDir.values()];
