@@ -190,7 +190,7 @@ async function checkPlans(file: string, io: Io): Promise<string> {
   if (!opened.ok) return problems(opened.diagnostics);
   const recordings = opened.value.discover();
   if (!recordings.ok) return problems(recordings.diagnostics);
-  const planned = planRun(opened.value, recordings.value, () => {}, false);
+  const planned = planRun(opened.value, recordings.value, () => {}, { keep: false });
   if (planned.unplanned.length) return problems(planned.unplanned.flatMap((u) => u.diagnostics));
   const c = planned.counts;
   return `checked: ${c.total} jobs for ${recordings.value.length} recording${recordings.value.length === 1 ? '' : 's'}, ${c.toRun} to run${c.blocked ? `, ${c.blocked} cannot run (an input no stage makes is missing)` : ''}\n`;

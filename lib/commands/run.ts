@@ -1,8 +1,11 @@
 /** `ephys-make [all | STAGE...]`: plan, explain, run what is stale. */
+import path from 'node:path';
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
 import { isSystemError } from '../base/systemError.js';
-import { openPlanner, planRun, recordsToWrite, type RecordingPlan } from '../engine/planner.js';
+import type { RecordingPlan } from '../engine/planner.js';
+import { pipelinePath } from '../engine/pipelinePath.js';
+import { checkIndex, definitionWitness, indexPath, nextEntries, optionsKey, writeIndex, type Entry } from '../engine/upToDateIndex.js';
 import type { Job } from '../engine/job.js';
 import type { Decision } from '../engine/plan.js';
 import { describeBlocked, describeReason } from '../engine/reason.js';
@@ -21,6 +24,12 @@ export function explainLines(rp: RecordingPlan, decisions: Map<string, Decision>
     else if ('inFlight' in d) out += `on SLURM ${job.recording.name} ${job.stage.name}: ${d.inFlight.status} as job ${d.inFlight.slurmJobId}${d.inFlight.node ? ` on ${d.inFlight.node}` : ''}\n`;
   }
   return out;
+}
+
+function allUpToDate(decisions: Map<string, Decision>): boolean {
+  if (!decisions.size) return false;
+  for (const d of decisions.values()) if (d.run || !('fresh' in d) || d.fresh.kind !== 'up-to-date') return false;
+  return true;
 }
 
 /** A plan SLURM may have more to say about: jobs still queued there, or ends it can explain. */
@@ -48,19 +57,40 @@ export async function schedulerFor(o: CliOptions, io: Io, resources: Record<stri
 }
 
 export async function run(o: CliOptions, io: Io): Promise<number> {
-  const opened = openPlanner(engineOptions(o, io));
+  const eo = engineOptions(o, io);
+  const file = pipelinePath(eo);
+  // Forced and checksum runs look at everything; SLURM runs settle their records first.
+  const index = o.always || o.force?.length || o.checksum || o.executor === 'slurm' ? undefined
+    : { options: optionsKey(eo.targets, eo.sets), before: definitionWitness(file) };
+  const quick = index && checkIndex(file, index.options, { root: eo.root, dirs: eo.dirs, cwd: eo.cwd });
+  if (quick?.upToDate.size && o.explain) io.out(`${quick.upToDate.size} of ${quick.recordings.length} recordings unchanged since they were found up to date (${path.relative(io.cwd, indexPath(file))})\n`);
+  if (quick && quick.recordings.length && quick.upToDate.size === quick.recordings.length) {
+    let total = 0;
+    for (const n of quick.upToDate.values()) total += n;
+    if (o.dryRun) { io.out(`nothing to do: ${total} jobs up to date\n`); return 0; }
+    const { makeReporter } = await import('../report/reporter.js');
+    const reporter = makeReporter(io);
+    reporter.emit({ type: 'plan', total, toRun: 0, upToDate: total, blocked: 0 });
+    reporter.close();
+    return 0;
+  }
+  // Loaded only now: a no-op the index answers never parses pipeline.yaml.
+  const { openPlanner, planRun, recordsToWrite } = await import('../engine/planner.js');
+  const opened = openPlanner(eo);
   if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
   const planner = opened.value;
-  const recordings = planner.discover();
+  const recordings = quick ? { ok: true as const, value: quick.recordings } : planner.discover();
   if (!recordings.ok) return printDiagnostics(io, recordings.diagnostics);
+  const witness = !!index && !o.dryRun;
 
   let adoptions: Job[][] = [];
   let renewals: Job[][] = [];
   let confirmations: Array<{ rp: RecordingPlan; jobs: Job[] }> = [];
   let explained: string[] = [];
   let slurmOpen: RecordingPlan[] = [];
+  let vouched = new Map<string, Entry>();
   const planAll = () => {
-    adoptions = []; renewals = []; confirmations = []; explained = []; slurmOpen = [];
+    adoptions = []; renewals = []; confirmations = []; explained = []; slurmOpen = []; vouched = new Map();
     return planRun(planner, recordings.value, (rp, decisions) => {
       if (o.dryRun) io.out(explainLines(rp, decisions, 'would run '));
       else if (o.explain) explained.push(explainLines(rp, decisions, 'run '));
@@ -70,7 +100,11 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
       if (rekey.length) renewals.push(rekey);
       if (confirmed.length) confirmations.push({ rp, jobs: confirmed });
       if (waitsForSlurm(decisions)) slurmOpen.push(rp);
-    }, !o.dryRun);
+      if (witness && !adopted.length && !rekey.length && !confirmed.length && allUpToDate(decisions)) {
+        const entry = rp.witness();
+        if (entry) vouched.set(rp.recording.dir, entry);
+      }
+    }, { keep: !o.dryRun, upToDate: quick?.upToDate, witness });
   };
   let planned = planAll();
   if (slurmOpen.length) {
@@ -79,6 +113,10 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
     const settled = await reconcilePlans(slurmOpen, io.env);
     if (settled.error) io.err(`warning: cannot ask SLURM about queued jobs (${settled.error}); their records are taken as they are\n`);
     if (settled.changed.size) planned = planAll();
+  }
+  if (index && witness) {
+    const entries = nextEntries(quick, recordings.value, vouched, !!eo.dirs?.length);
+    if (entries) writeIndex(file, index.options, index.before, planner.schemaFiles(), planner.pipeline, entries);
   }
   for (const text of explained) io.out(text);
   const { counts, plans, work, unplanned } = planned;

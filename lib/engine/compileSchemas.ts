@@ -8,9 +8,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { newAjv } from './ajv.js';
-import { packageRoot, stagesSourceDir } from '../base/paths.js';
+import { compiledSchemasPath, packageRoot, stagesSourceDir } from '../base/paths.js';
 
-export const compiledSchemasPath = path.join(packageRoot, 'dist', 'schemas.cjs');
 export const pipelineSchemaId = 'https://ephys-make/pipeline.schema.json';
 
 export function schemaFiles(): string[] {

@@ -51,7 +51,7 @@ export function stageInputKey(pipeline: Pipeline, stage: Stage, sets: SetValue[]
 }
 
 /** The files a recording's own values may come from, by layout (see layout.ts, recordingParams.ts). */
-function layerFiles(pipeline: Pipeline, rec: Recording): string[] {
+export function layerFiles(pipeline: Pipeline, rec: Recording): string[] {
   const files = [rec.marker, path.join(rec.dir, overrideFileName)];
   const layout = pipeline.recordings.layout;
   const spikeGlx = layout === 'spikeglx' || (layout === 'auto' && rec.marker.endsWith('.bin'));

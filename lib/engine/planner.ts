@@ -8,14 +8,17 @@
  * Jobs are built one recording at a time, so memory stays flat however many recordings there are.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { loadPipeline, type Pipeline, type Stage } from './config.js';
+import { pipelinePath } from './pipelinePath.js';
 import { buildGraph, stagesFor, type StageGraph } from './graph.js';
-import { discoverRecordings, type Recording } from './recordings.js';
+import { discoverRecordings, stateDir, type Recording } from './recordings.js';
 import { makeJobs, type Job } from './job.js';
 import { parseSet, type SetValue } from './inputJson.js';
 import { planJobs, type Decision, type InFlight } from './plan.js';
-import { readState, type RecordingState } from './record.js';
+import { readState, statePath, type RecordingState } from './record.js';
+import { layerFiles } from './inputKey.js';
+import { schemaCandidate } from './stageSchemas.js';
+import { entryFor, witnessOf, type Entry } from './upToDateIndex.js';
 import { findLeftover } from './leftovers.js';
 import { describeReason } from './reason.js';
 import { contentHash, statSignature, type Signature } from '../base/signature.js';
@@ -39,6 +42,11 @@ export interface RecordingPlan {
   jobs: Job[];
   /** Fresh reads every time: another process may have changed records or files since. */
   plan(): Map<string, Decision>;
+  /**
+   * After a plan that found every job up to date: the up-to-date index's entry for the recording
+   * (upToDateIndex.ts), when it was planned with `witness` and nothing changed meanwhile.
+   */
+  witness(): Entry | undefined;
 }
 
 export interface Planner {
@@ -56,11 +64,9 @@ export interface Planner {
    * `fromRecords` (default): a job whose record vouches for its input JSON (inputKey.ts) builds
    * it only when asked; false builds every input JSON now (to show or validate them all).
    */
-  jobsOf(recording: Recording, fromRecords?: boolean): Result<RecordingPlan>;
-}
-
-export function pipelinePath(opts: { file?: string; cwd: string }): string {
-  return path.resolve(opts.cwd, opts.file ?? 'pipeline.yaml');
+  jobsOf(recording: Recording, fromRecords?: boolean, witness?: boolean): Result<RecordingPlan>;
+  /** The stage schema files the plan reads (or would read, were they there). */
+  schemaFiles(): string[];
 }
 
 export function openPlanner(opts: PlannerOptions): Result<Planner> {
@@ -84,29 +90,39 @@ export function openPlanner(opts: PlannerOptions): Result<Planner> {
   const g = graph.value;
   const names = stageNames.value;
   const forceStages = new Set(opts.forceStages ?? []);
+  const stages = g.order.filter((s) => names.has(s.name));
   return ok({
     options: opts,
     pipeline,
     graph: g,
     stageNames: names,
-    stages: g.order.filter((s) => names.has(s.name)),
+    stages,
     sets,
     discover: (dirs) => discoverRecordings(pipeline, { root: opts.root, dirs: dirs ?? opts.dirs, cwd: opts.cwd }),
-    jobsOf(recording, fromRecords = true) {
+    jobsOf(recording, fromRecords = true, witness = false) {
+      // The files read for their content, stat'ed before they are read.
+      const sd = stateDir(recording);
+      const before = witness ? witnessOf([statePath(sd), ...layerFiles(pipeline, recording)]) : undefined;
       // The records read to build the jobs serve their first plan too; later plans read afresh.
       let states: Map<string, RecordingState> | undefined = new Map();
       const read = (dir: string) => { let s = states?.get(dir); if (!s) { s = readState(dir); states?.set(dir, s); } return s; };
       const made = makeJobs(pipeline, g, [recording], names, sets, fromRecords ? read : undefined);
       if (!made.ok) return made;
       const jobs = made.value.jobs;
-      return ok({ recording, jobs, plan: () => { const s = states; states = undefined; return decide(jobs, opts, forceStages, s); } });
+      let seen: Map<string, Signature | undefined> | undefined;
+      return ok({
+        recording, jobs,
+        plan: () => { const s = states; states = undefined; seen = new Map(); return decide(jobs, opts, forceStages, seen, s); },
+        witness: () => (before && seen && jobs.every((j) => j.stateDir === sd) ? entryFor(recording, jobs.length, before, seen) : undefined),
+      });
     },
+    schemaFiles: () => [...new Set(stages.map(schemaCandidate))],
   });
 }
 
-function decide(jobs: Job[], opts: PlannerOptions, forceStages: Set<string>, read?: Map<string, RecordingState>): Map<string, Decision> {
+/** `sigs` gets every file signature the decisions were made on. */
+function decide(jobs: Job[], opts: PlannerOptions, forceStages: Set<string>, sigs: Map<string, Signature | undefined>, read?: Map<string, RecordingState>): Map<string, Decision> {
   const states = read ?? new Map<string, RecordingState>();
-  const sigs = new Map<string, Signature | undefined>();
   const stat = (p: string) => {
     if (!sigs.has(p)) sigs.set(p, statSignature(p));
     return sigs.get(p);
@@ -214,14 +230,26 @@ export interface PlannedRun {
   unplanned: Array<{ recording: Recording; diagnostics: Diagnostic[] }>;
 }
 
+export interface PlanRunOptions {
+  /** Keep the plans of recordings with work (default), for the scheduler. */
+  keep?: boolean;
+  /** Recordings the up-to-date index vouches for, by folder, with their number of jobs: not planned. */
+  upToDate?: Map<string, number>;
+  /** Stat what each plan reads, so RecordingPlan.witness() can make an index entry. */
+  witness?: boolean;
+}
+
 /**
  * Plan recording by recording, keeping only recordings with work (`keep`): a no-op run over
  * thousands of recordings then holds one recording's jobs at a time. `seen` gets every plan.
  */
-export function planRun(planner: Planner, recordings: Recording[], seen: (rp: RecordingPlan, decisions: Map<string, Decision>) => void, keep = true): PlannedRun {
+export function planRun(planner: Planner, recordings: Recording[], seen: (rp: RecordingPlan, decisions: Map<string, Decision>) => void, o: PlanRunOptions = {}): PlannedRun {
+  const keep = o.keep ?? true;
   const run: PlannedRun = { plans: new Map(), work: { toRun: [], fresh: [], adopted: [], rekey: [], confirmed: [], blocked: [], inFlight: [] }, counts: { type: 'plan', total: 0, toRun: 0, upToDate: 0, blocked: 0 }, unplanned: [] };
   for (const rec of recordings) {
-    const rp = planner.jobsOf(rec);
+    const vouched = o.upToDate?.get(rec.dir);
+    if (vouched !== undefined) { run.counts.total += vouched; run.counts.upToDate += vouched; continue; }
+    const rp = planner.jobsOf(rec, true, o.witness);
     // One recording's problem (its .meta, say) never holds up the others.
     if (!rp.ok) { run.unplanned.push({ recording: rec, diagnostics: rp.diagnostics }); continue; }
     const decisions = rp.value.plan();

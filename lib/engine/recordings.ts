@@ -48,7 +48,10 @@ function isInside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-function findIn(searchDir: string, namingRoot: string, pipeline: Pipeline): Recording[] {
+/** What discovery reads of the pipeline (the up-to-date index keeps it, so a no-op run need not parse pipeline.yaml). */
+export type DiscoverySpec = Pick<Pipeline, 'file' | 'dir' | 'recordings'>;
+
+function findIn(searchDir: string, namingRoot: string, pipeline: DiscoverySpec): Recording[] {
   const depth = markerDepth(pipeline.recordings.match);
   const markers = fg.sync(pipeline.recordings.match, {
     cwd: searchDir,
@@ -68,7 +71,7 @@ function findIn(searchDir: string, namingRoot: string, pipeline: Pipeline): Reco
   return [...byDir.values()];
 }
 
-export function discoverRecordings(pipeline: Pipeline, opts: DiscoverOptions = {}): Result<Recording[]> {
+export function discoverRecordings(pipeline: DiscoverySpec, opts: DiscoverOptions = {}): Result<Recording[]> {
   const cwd = opts.cwd ?? process.cwd();
   const root = opts.root ? path.resolve(cwd, opts.root) : pipeline.recordings.root;
   let found: Recording[];

@@ -30,10 +30,15 @@ function sharedAjv() {
 
 const fileOf = new WeakMap<Stage, string | null>();
 
+/** The file a stage's schema is (or would be) read from. */
+export function schemaCandidate(stage: Stage): string {
+  return stage.schemaFile ?? path.join(stagesSourceDir, stage.module, 'schema.json');
+}
+
 export function schemaFileFor(stage: Stage): string | undefined {
   let f = fileOf.get(stage);
   if (f === undefined) {
-    const file = stage.schemaFile ?? path.join(stagesSourceDir, stage.module, 'schema.json');
+    const file = schemaCandidate(stage);
     // A command is the lab's own program (their `backup` script, say): it takes a shipped module's
     // schema only when `module:` names that module.
     const shipped = stage.run !== 'command' || stage.moduleGiven;

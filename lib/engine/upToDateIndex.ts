@@ -1,0 +1,174 @@
+/**
+ * Recordings found wholly up to date, each with the signature of every file that finding rested
+ * on: its records, the files its input JSONs are made of, every input and output its decisions
+ * stat'ed; and, for all of them, pipeline.yaml, the stage schemas and ephys-make's own build.
+ * While every one of those files keeps its signature the finding stands, so a no-op run stats
+ * them and stops: no YAML parsed, no record read, no job built. Anything changed, added or
+ * unreadable sends that recording through the full plan, which writes its entry anew.
+ *
+ * Kept in `.ephys-make/up-to-date.json` beside pipeline.yaml. It is a cache, never a record:
+ * missing, damaged, of another version or unwritable, runs are only slower.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { discoverRecordings, type DiscoverOptions, type DiscoverySpec, type Recording } from './recordings.js';
+import { writeFileAtomic } from '../base/atomicFile.js';
+import { relativeInside } from '../base/pathInside.js';
+import { statSignature } from '../base/signature.js';
+import { builtinVersionsPath, compiledSchemasPath, packageRoot, stagesSourceDir } from '../base/paths.js';
+
+const indexVersion = 1;
+
+/** Files and their signatures, flattened: path, signature ('' where no file is), path, ... */
+export type Witness = string[];
+
+export interface Entry { name: string; marker: string; output: string; jobs: number; files: Witness }
+
+interface Header { version: number; options: string; global: Witness; discovery: DiscoverySpec; sum: string }
+
+/** What a run is asked, as far as it changes which jobs exist: the targets and --set values. */
+export function optionsKey(targets: string[], sets: string[] | undefined): string {
+  // As graph.ts's stagesFor: no target, or `all` among them, is every stage.
+  const all = !targets.length || targets.includes('all');
+  return JSON.stringify({ targets: all ? ['all'] : [...new Set(targets)].sort(), sets: sets ?? [] });
+}
+
+export function indexPath(pipelineFile: string): string {
+  return path.join(path.dirname(pipelineFile), '.ephys-make', 'up-to-date.json');
+}
+
+/**
+ * What every decision rests on whatever the recording. This module's own file is rewritten by
+ * every build, so a rebuilt ephys-make trusts no entry of an older one.
+ */
+const packageFiles = [
+  compiledSchemasPath, builtinVersionsPath, path.join(packageRoot, 'lib', 'engine', 'pipeline.schema.json'),
+  path.join(stagesSourceDir, 'common.schema.json'), fileURLToPath(import.meta.url),
+];
+
+function signatureOrEmpty(p: string): string {
+  try { return statSignature(p) ?? ''; } catch { return 'unreadable'; }
+}
+
+/** The signatures of `files` now. */
+export function witnessOf(files: Iterable<string>): Witness {
+  const out: Witness = [];
+  for (const f of files) out.push(f, signatureOrEmpty(f));
+  return out;
+}
+
+function holds(w: Witness, base: string): boolean {
+  for (let i = 0; i < w.length; i += 2) {
+    const p = w[i];
+    if (signatureOrEmpty(p.charCodeAt(0) === 47 || path.isAbsolute(p) ? p : path.join(base, p)) !== w[i + 1]) return false;
+  }
+  return true;
+}
+
+function sumOf(text: string): string {
+  return crypto.createHash('sha256').update(text).digest('base64url');
+}
+
+export interface IndexCheck {
+  recordings: Recording[];
+  /** By recording folder: entries that still hold, the number of jobs each vouches for. */
+  upToDate: Map<string, number>;
+  /** Every entry read, still holding or not, to carry over those this run did not look at. */
+  entries: Map<string, Entry>;
+}
+
+/**
+ * Discover the recordings and find which entries still hold, or undefined when the index cannot
+ * serve this run (none yet, damaged, another ephys-make build, another pipeline.yaml or targets).
+ */
+export function checkIndex(pipelineFile: string, options: string, discover: DiscoverOptions): IndexCheck | undefined {
+  let text: string;
+  try { text = fs.readFileSync(indexPath(pipelineFile), 'utf8'); } catch { return undefined; }
+  const nl = text.indexOf('\n');
+  let header: Header;
+  let entries: Record<string, Entry>;
+  try {
+    header = JSON.parse(text.slice(0, nl));
+    const body = text.slice(nl + 1);
+    if (header.version !== indexVersion || header.options !== options || header.sum !== sumOf(body)) return undefined;
+    if (header.discovery.file !== pipelineFile || !holds(header.global, '/')) return undefined;
+    entries = JSON.parse(body);
+  } catch { return undefined; }
+  const found = discoverRecordings(header.discovery, discover);
+  if (!found.ok) return undefined;
+  const upToDate = new Map<string, number>();
+  for (const rec of found.value) {
+    const e = entries[rec.dir];
+    if (e && e.name === rec.name && e.marker === rec.marker && e.output === rec.output && holds(e.files, rec.dir)) upToDate.set(rec.dir, e.jobs);
+  }
+  return { recordings: found.value, upToDate, entries: new Map(Object.entries(entries)) };
+}
+
+/** A file written this recently may change again within its time stamp's resolution, unseen. */
+const settleNs = 2_000_000_000n;
+
+/**
+ * An entry for a recording whose every job was up to date, from the files its plan read: `before`
+ * stat'ed before it read them, `during` as its decisions saw them. Only when all of them still
+ * have those signatures (nothing changed while it was being decided) and none changed in the
+ * last two seconds; else undefined.
+ */
+export function entryFor(rec: Recording, jobs: number, before: Witness, during: Map<string, string | undefined>): Entry | undefined {
+  const files: Witness = [...before];
+  const known = new Map<string, string>();
+  for (let i = 0; i < before.length; i += 2) known.set(before[i], before[i + 1]);
+  for (const [p, sig] of during) {
+    const k = known.get(p);
+    if (k === undefined) files.push(p, sig ?? '');
+    else if (k !== (sig ?? '')) return undefined;
+  }
+  const recent = BigInt(Date.now()) * 1_000_000n - settleNs;
+  const short: Witness = [];
+  for (let i = 0; i < files.length; i += 2) {
+    const p = files[i], sig = files[i + 1];
+    if (signatureOrEmpty(p) !== sig || sig === 'unreadable') return undefined;
+    if (sig && BigInt(sig.split(':')[1]) > recent) return undefined;
+    short.push(relativeInside(p, rec.dir) ?? p, sig);
+  }
+  return { name: rec.name, marker: rec.marker, output: rec.output, jobs, files: short };
+}
+
+/** Taken before pipeline.yaml is read, so an edit made while the run decides is never vouched for. */
+export function definitionWitness(pipelineFile: string): Witness {
+  return witnessOf([pipelineFile, ...packageFiles]);
+}
+
+/**
+ * Replace the index. `schemaFiles`: the stage schemas the plan used (package files, stat'ed now).
+ * A failure to write only costs the next run its speed.
+ */
+export function writeIndex(pipelineFile: string, options: string, before: Witness, schemaFiles: string[], discovery: DiscoverySpec, entries: Map<string, Entry>): void {
+  if (!holds(before, '/')) return;
+  const body = JSON.stringify(Object.fromEntries(entries));
+  const header: Header = {
+    version: indexVersion, options,
+    global: [...before, ...witnessOf(schemaFiles)],
+    discovery: { file: discovery.file, dir: discovery.dir, recordings: discovery.recordings },
+    sum: sumOf(body),
+  };
+  try { writeFileAtomic(indexPath(pipelineFile), `${JSON.stringify(header)}\n${body}`, { durable: false }); } catch { /* a cache */ }
+}
+
+/**
+ * The entries after a run: those found holding, plus `made` (recordings planned and found up to
+ * date now); an entry of a recording found but no longer up to date is dropped, one of a
+ * recording outside `--dir` (`limited`) kept. undefined when nothing changed.
+ */
+export function nextEntries(check: IndexCheck | undefined, found: Recording[], made: Map<string, Entry>, limited: boolean): Map<string, Entry> | undefined {
+  const out = new Map<string, Entry>(limited && check ? check.entries : []);
+  for (const rec of found) {
+    out.delete(rec.dir);
+    const kept = check?.upToDate.has(rec.dir) ? check.entries.get(rec.dir) : undefined;
+    if (kept) out.set(rec.dir, kept);
+  }
+  for (const [dir, e] of made) out.set(dir, e);
+  if (!made.size && (!check || out.size === check.entries.size)) return undefined;
+  return out;
+}

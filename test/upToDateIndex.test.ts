@@ -1,0 +1,106 @@
+/**
+ * The up-to-date index: a no-op run over recordings unchanged since they were found up to date
+ * stats their files and stops, and any change to a file a decision rests on still reruns.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { timed, tempDir, writeFile } from './rig.js';
+import { makeProject, type Project } from './project.js';
+import { entryFor, indexPath, witnessOf } from '../lib/engine/upToDateIndex.js';
+
+const unchanged = (n: number, of: number) => new RegExp(`^${n} of ${of} recordings unchanged since they were found up to date \\(\\.ephys-make/up-to-date\\.json\\)$`, 'm');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Built, then (files older than the index's two seconds) found up to date once, which writes the index. */
+async function settled(p: Project, jobs: number): Promise<void> {
+  assert.is((await p.run(['all'])).code, 0);
+  await sleep(2100);
+  const r = await p.run(['all']);
+  assert.match(r.stdout, new RegExp(`^nothing to do: ${jobs} jobs up to date$`, 'm'));
+  assert.ok(fs.existsSync(indexPath(path.join(p.dir, 'pipeline.yaml'))), 'index written');
+}
+
+test('a no-op answered by the index says so; an output changed by hand and a damaged record still rerun', timed(async () => {
+  const p = makeProject();
+  await settled(p, 12);
+  const quiet = await p.run(['all', '--explain']);
+  assert.match(quiet.stdout, unchanged(3, 3));
+  assert.match(quiet.stdout, /^nothing to do: 12 jobs up to date$/m);
+  assert.match((await p.run(['-n'])).stdout, /^nothing to do: 12 jobs up to date$/m);
+
+  fs.appendFileSync(path.join(p.rec('rec2'), 'c.out'), 'edited\n');
+  fs.writeFileSync(path.join(p.rec('rec3'), '.ephys-make', 'state.json'), '{"version":1,"jobs":{');
+  const r = await p.run(['all', '--explain']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, unchanged(1, 3));
+  assert.match(r.stdout, /^run rec2 c: output changed since the last run: c\.out$/m);
+  assert.match(r.stdout, /^run rec3 a: record not trusted: /m);
+  assert.is(p.starts('rec2/c'), 2);
+  assert.is(p.starts('rec3/a'), 2);
+  assert.is(p.starts('rec1/a'), 1);
+}));
+
+test('a new recording is planned beside the unchanged ones; an edited pipeline.yaml and a removed output are never vouched for', timed(async () => {
+  const p = makeProject();
+  await settled(p, 12);
+  writeFile(p.root, 'rec4/probe.ap.bin', 'raw data of rec4\n');
+  const added = await p.run(['all', '--explain']);
+  assert.match(added.stdout, unchanged(3, 4));
+  assert.is(p.starts('rec4/a'), 1);
+
+  fs.rmSync(path.join(p.rec('rec1'), 'd.out'));
+  const removed = await p.run(['-n', '--explain']);
+  assert.match(removed.stdout, unchanged(2, 4));
+  assert.match(removed.stdout, /^would run rec1 d: output missing: d\.out$/m);
+
+  const yaml = path.join(p.dir, 'pipeline.yaml');
+  fs.writeFileSync(yaml, fs.readFileSync(yaml, 'utf8').replace('threshold: 4', 'threshold: 5'));
+  const edited = await p.run(['-n', '--explain']);
+  assert.not.match(edited.stdout, /recordings unchanged since/);
+  for (const rec of ['rec1', 'rec2', 'rec3', 'rec4']) assert.match(edited.stdout, new RegExp(`^would run ${rec} c: params changed: c_params\\.threshold 4 -> 5$`, 'm'));
+}));
+
+test('a damaged index is ignored and written anew; -n writes none', timed(async () => {
+  const p = makeProject();
+  assert.is((await p.run(['all'])).code, 0);
+  await sleep(2100);
+  const file = indexPath(path.join(p.dir, 'pipeline.yaml'));
+  assert.match((await p.run(['-n'])).stdout, /^nothing to do: 12 jobs up to date$/m);
+  assert.not.ok(fs.existsSync(file), '-n wrote an index');
+  assert.is((await p.run(['all'])).code, 0);
+  // One entry's signature changed, its checksum not: the whole index is ignored.
+  const text = fs.readFileSync(file, 'utf8');
+  fs.writeFileSync(file, text.replace(/"c\.out","\d/, (m) => m.slice(0, -1) + (m.endsWith('9') ? '8' : '9')));
+  const r = await p.run(['all', '--explain']);
+  assert.is(r.code, 0);
+  assert.not.match(r.stdout, /recordings unchanged since/);
+  assert.match(r.stdout, /^nothing to do: 12 jobs up to date$/m);
+  assert.match((await p.run(['all', '--explain'])).stdout, unchanged(3, 3));
+  fs.writeFileSync(file, 'not an index');
+  assert.match((await p.run(['all'])).stdout, /^nothing to do: 12 jobs up to date$/m);
+}));
+
+test('an entry is made only from files that kept their signatures while the plan read them and are older than two seconds', () => {
+  const dir = tempDir();
+  const rec = { name: 'r', dir, root: path.dirname(dir), marker: path.join(dir, 'm.bin'), output: dir };
+  const a = writeFile(dir, 'a.out', 'a\n');
+  const b = writeFile(dir, 'b.out', 'b\n');
+  const old = (f: string) => fs.utimesSync(f, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+  old(a);
+  const before = witnessOf([a, path.join(dir, 'absent.yaml')]);
+  const during = () => new Map([[b, witnessOf([b])[1]]]);
+  assert.is(entryFor(rec, 2, before, during()), undefined, 'b was written just now');
+  old(b);
+  const entry = entryFor(rec, 2, before, during());
+  assert.equal(entry?.files.filter((_, i) => i % 2 === 0), ['a.out', 'absent.yaml', 'b.out']);
+  const seen = during();
+  fs.appendFileSync(b, 'more\n');
+  old(b);
+  assert.is(entryFor(rec, 2, before, seen), undefined, 'b changed after the plan saw it');
+  writeFile(dir, 'absent.yaml', 'x: 1\n');
+  assert.is(entryFor(rec, 2, before, during()), undefined, 'a file that was not there now is');
+});
+
+test.run();
