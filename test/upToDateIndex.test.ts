@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { timed, tempDir, writeFile } from './rig.js';
 import { makeProject, type Project } from './project.js';
-import { entryFor, indexPath, witnessOf } from '../lib/engine/upToDateIndex.js';
+import { entryFor, indexPath } from '../lib/engine/upToDateIndex.js';
+import { witnessOf } from '../lib/engine/witness.js';
+import { startChecks, workerFile } from '../lib/engine/witnessChecks.js';
 
 const unchanged = (n: number, of: number) => new RegExp(`^${n} of ${of} recordings unchanged since they were found up to date \\(\\.ephys-make/up-to-date\\.json\\)$`, 'm');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -101,6 +103,31 @@ test('an entry is made only from files that kept their signatures while the plan
   assert.is(entryFor(rec, 2, before, seen), undefined, 'b changed after the plan saw it');
   writeFile(dir, 'absent.yaml', 'x: 1\n');
   assert.is(entryFor(rec, 2, before, during()), undefined, 'a file that was not there now is');
+});
+
+test('many entries are checked on two threads, and each gets the answer its files give', () => {
+  assert.ok(fs.existsSync(workerFile), workerFile);
+  const dir = tempDir();
+  const entries: Record<string, { files: string[] }> = {};
+  for (let i = 0; i < 900; i++) {
+    const rec = path.join(dir, `r${i}`);
+    writeFile(rec, 'out', `${i}\n`);
+    entries[rec] = { files: witnessOf([path.join(rec, 'out'), path.join(rec, 'absent')]) };
+  }
+  fs.appendFileSync(path.join(dir, 'r17', 'out'), 'changed\n');
+  writeFile(dir, 'r850/absent', 'now here\n');
+  const text = JSON.stringify(entries);
+  const bytes = new Uint8Array(new SharedArrayBuffer(Buffer.byteLength(text)));
+  bytes.set(Buffer.from(text));
+  const dirs = Object.keys(entries);
+  const checks = startChecks(JSON.parse(text), dirs, bytes, 0);
+  // This thread is busy (as it is finding recordings in a run) until the other one has begun.
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (let t = 0; t < 300 && checks.taken() === 0; t++) Atomics.wait(nap, 0, 0, 100);
+  const { results, here } = checks.finish();
+  assert.ok(here < dirs.length, `the second thread checked none of ${dirs.length}`);
+  const failed = dirs.filter((_, i) => results[i] !== 1).map((d) => path.basename(d));
+  assert.equal(failed, ['r17', 'r850']);
 });
 
 test.run();

@@ -89,11 +89,15 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   let explained: string[] = [];
   let slurmOpen: RecordingPlan[] = [];
   let vouched = new Map<string, Entry>();
+  // -n prints a line per stale job: thousands of them go out in blocks, not one write each.
+  let wouldRun = '';
   const planAll = () => {
     adoptions = []; renewals = []; confirmations = []; explained = []; slurmOpen = []; vouched = new Map();
-    return planRun(planner, recordings.value, (rp, decisions) => {
-      if (o.dryRun) io.out(explainLines(rp, decisions, 'would run '));
-      else if (o.explain) explained.push(explainLines(rp, decisions, 'run '));
+    const planned = planRun(planner, recordings.value, (rp, decisions) => {
+      if (o.dryRun) {
+        wouldRun += explainLines(rp, decisions, 'would run ');
+        if (wouldRun.length > 65536) { io.out(wouldRun); wouldRun = ''; }
+      } else if (o.explain) explained.push(explainLines(rp, decisions, 'run '));
       if (o.dryRun) return;
       const { adopted, rekey, confirmed } = recordsToWrite(rp, decisions);
       if (adopted.length) adoptions.push(adopted);
@@ -105,6 +109,8 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
         if (entry) vouched.set(rp.recording.dir, entry);
       }
     }, { keep: !o.dryRun, upToDate: quick?.upToDate, witness });
+    if (wouldRun) { io.out(wouldRun); wouldRun = ''; }
+    return planned;
   };
   let planned = planAll();
   if (slurmOpen.length) {

@@ -103,13 +103,11 @@ function emptyState(): RecordingState {
  */
 export function readState(stateDir: string): RecordingState {
   const file = statePath(stateDir);
-  // Most recordings of a first plan have no state folder yet: asking is far cheaper than a throw.
-  // existsSync also says false where it may not look, so only a folder stat calls missing counts.
-  if (!fs.existsSync(file)) {
-    let dirMissing = false;
-    try { dirMissing = fs.statSync(stateDir, { throwIfNoEntry: false }) === undefined; } catch { /* the read says why */ }
-    if (dirMissing) return emptyState();
-  }
+  // Most recordings of a first plan have no state folder yet: one stat is far cheaper than a
+  // throw. Only a folder stat that finds nothing calls it missing; any other failure, the read says why.
+  let dirMissing = false;
+  try { dirMissing = fs.statSync(stateDir, { throwIfNoEntry: false }) === undefined; } catch { /* the read says why */ }
+  if (dirMissing) return emptyState();
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');

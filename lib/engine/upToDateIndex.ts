@@ -16,13 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { discoverRecordings, type DiscoverOptions, type DiscoverySpec, type Recording } from './recordings.js';
 import { writeFileAtomic } from '../base/atomicFile.js';
 import { relativeInside } from '../base/pathInside.js';
-import { statSignature } from '../base/signature.js';
+import { holds, signatureOrEmpty, witnessOf, type Witness } from './witness.js';
+import { startChecks } from './witnessChecks.js';
 import { builtinVersionsPath, compiledSchemasPath, packageRoot, stagesSourceDir } from '../base/paths.js';
 
 const indexVersion = 1;
-
-/** Files and their signatures, flattened: path, signature ('' where no file is), path, ... */
-export type Witness = string[];
 
 export interface Entry { name: string; marker: string; output: string; jobs: number; files: Witness }
 
@@ -48,27 +46,8 @@ const packageFiles = [
   path.join(stagesSourceDir, 'common.schema.json'), fileURLToPath(import.meta.url),
 ];
 
-function signatureOrEmpty(p: string): string {
-  try { return statSignature(p) ?? ''; } catch { return 'unreadable'; }
-}
-
-/** The signatures of `files` now. */
-export function witnessOf(files: Iterable<string>): Witness {
-  const out: Witness = [];
-  for (const f of files) out.push(f, signatureOrEmpty(f));
-  return out;
-}
-
-function holds(w: Witness, base: string): boolean {
-  for (let i = 0; i < w.length; i += 2) {
-    const p = w[i];
-    if (signatureOrEmpty(p.charCodeAt(0) === 47 || path.isAbsolute(p) ? p : path.join(base, p)) !== w[i + 1]) return false;
-  }
-  return true;
-}
-
-function sumOf(text: string): string {
-  return crypto.createHash('sha256').update(text).digest('base64url');
+function sumOf(bytes: Uint8Array | string): string {
+  return crypto.createHash('sha256').update(bytes).digest('base64url');
 }
 
 export interface IndexCheck {
@@ -84,26 +63,47 @@ export interface IndexCheck {
  * serve this run (none yet, damaged, another ephys-make build, another pipeline.yaml or targets).
  */
 export function checkIndex(pipelineFile: string, options: string, discover: DiscoverOptions): IndexCheck | undefined {
-  let text: string;
-  try { text = fs.readFileSync(indexPath(pipelineFile), 'utf8'); } catch { return undefined; }
-  const nl = text.indexOf('\n');
-  let header: Header;
+  const bytes = readShared(indexPath(pipelineFile));
+  if (!bytes) return undefined;
+  const nl = bytes.indexOf(10);
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let entries: Record<string, Entry>;
+  let header: Header;
   try {
-    header = JSON.parse(text.slice(0, nl));
-    const body = text.slice(nl + 1);
-    if (header.version !== indexVersion || header.options !== options || header.sum !== sumOf(body)) return undefined;
+    header = JSON.parse(text.toString('utf8', 0, nl));
+    if (header.version !== indexVersion || header.options !== options || header.sum !== sumOf(bytes.subarray(nl + 1))) return undefined;
     if (header.discovery.file !== pipelineFile || !holds(header.global, '/')) return undefined;
-    entries = JSON.parse(body);
+    entries = JSON.parse(text.toString('utf8', nl + 1));
   } catch { return undefined; }
+  const dirs = Object.keys(entries);
+  const checks = startChecks(entries, dirs, bytes, nl + 1);
   const found = discoverRecordings(header.discovery, discover);
+  const { results } = checks.finish();
   if (!found.ok) return undefined;
+  const holding = new Set<string>();
+  for (let i = 0; i < dirs.length; i++) if (results[i] === 1) holding.add(dirs[i]);
   const upToDate = new Map<string, number>();
   for (const rec of found.value) {
     const e = entries[rec.dir];
-    if (e && e.name === rec.name && e.marker === rec.marker && e.output === rec.output && holds(e.files, rec.dir)) upToDate.set(rec.dir, e.jobs);
+    if (e && holding.has(rec.dir) && e.name === rec.name && e.marker === rec.marker && e.output === rec.output) upToDate.set(rec.dir, e.jobs);
   }
   return { recordings: found.value, upToDate, entries: new Map(Object.entries(entries)) };
+}
+
+/** The whole file in shared memory (a second thread checks entries from the same bytes), or undefined. */
+function readShared(file: string): Uint8Array | undefined {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return undefined; }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const bytes = new Uint8Array(new SharedArrayBuffer(size));
+    for (let off = 0; off < size;) {
+      const n = fs.readSync(fd, bytes, off, size - off, off);
+      if (n === 0) return undefined;
+      off += n;
+    }
+    return bytes;
+  } catch { return undefined; } finally { fs.closeSync(fd); }
 }
 
 /** A file written this recently may change again within its time stamp's resolution, unseen. */
