@@ -9,7 +9,7 @@ import path from 'node:path';
 import { timed, tempDir, writeFile } from './rig.js';
 import { makeProject, type Project } from './project.js';
 import { entryFor, indexPath } from '../lib/engine/upToDateIndex.js';
-import { witnessOf } from '../lib/engine/witness.js';
+import { holds, witnessOf } from '../lib/engine/witness.js';
 import { startChecks, workerFile } from '../lib/engine/witnessChecks.js';
 
 const unchanged = (n: number, of: number) => new RegExp(`^${n} of ${of} recordings unchanged since they were found up to date \\(\\.ephys-make/up-to-date\\.json\\)$`, 'm');
@@ -84,7 +84,7 @@ test('a damaged index is ignored and written anew; -n writes none', timed(async 
   assert.match((await p.run(['all'])).stdout, /^nothing to do: 12 jobs up to date$/m);
 }));
 
-test('an entry is made only from files that kept their signatures while the plan read them and are older than two seconds', () => {
+test('an entry keeps the signatures the plan saw, so a file changed since fails its first check; none from files under two seconds old', () => {
   const dir = tempDir();
   const rec = { name: 'r', dir, root: path.dirname(dir), marker: path.join(dir, 'm.bin'), output: dir };
   const a = writeFile(dir, 'a.out', 'a\n');
@@ -97,12 +97,15 @@ test('an entry is made only from files that kept their signatures while the plan
   old(b);
   const entry = entryFor(rec, 2, before, during());
   assert.equal(entry?.files.filter((_, i) => i % 2 === 0), ['a.out', 'absent.yaml', 'b.out']);
+  assert.ok(holds(entry!.files, dir));
   const seen = during();
   fs.appendFileSync(b, 'more\n');
   old(b);
-  assert.is(entryFor(rec, 2, before, seen), undefined, 'b changed after the plan saw it');
+  const stale = entryFor(rec, 2, before, seen);
+  assert.not.ok(holds(stale!.files, dir), 'b changed after the plan saw it');
   writeFile(dir, 'absent.yaml', 'x: 1\n');
-  assert.is(entryFor(rec, 2, before, during()), undefined, 'a file that was not there now is');
+  old(path.join(dir, 'absent.yaml'));
+  assert.not.ok(holds(entryFor(rec, 2, before, during())!.files, dir), 'a file that was not there now is');
 });
 
 test('many entries are checked on two threads, and each gets the answer its files give', () => {

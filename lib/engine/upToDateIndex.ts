@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { discoverRecordings, type DiscoverOptions, type DiscoverySpec, type Recording } from './recordings.js';
 import { writeFileAtomic } from '../base/atomicFile.js';
 import { relativeInside } from '../base/pathInside.js';
-import { holds, signatureOrEmpty, witnessOf, type Witness } from './witness.js';
+import { holds, witnessOf, type Witness } from './witness.js';
 import { startChecks } from './witnessChecks.js';
 import { builtinVersionsPath, compiledSchemasPath, packageRoot, stagesSourceDir } from '../base/paths.js';
 
@@ -24,7 +24,11 @@ const indexVersion = 1;
 
 export interface Entry { name: string; marker: string; output: string; jobs: number; files: Witness }
 
-interface Header { version: number; options: string; global: Witness; discovery: DiscoverySpec; sum: string }
+/**
+ * The file: a sha256 of the rest, then a line of this header, then a line of the entries by
+ * recording folder. The sum makes any damage a miss, never a wrong entry.
+ */
+interface Header { version: number; options: string; global: Witness; discovery: DiscoverySpec }
 
 /** What a run is asked, as far as it changes which jobs exist: the targets and --set values. */
 export function optionsKey(targets: string[], sets: string[] | undefined): string {
@@ -65,18 +69,18 @@ export interface IndexCheck {
 export function checkIndex(pipelineFile: string, options: string, discover: DiscoverOptions): IndexCheck | undefined {
   const bytes = readShared(indexPath(pipelineFile));
   if (!bytes) return undefined;
-  const nl = bytes.indexOf(10);
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const nl1 = bytes.indexOf(10), nl2 = bytes.indexOf(10, nl1 + 1);
+  if (nl1 < 0 || nl2 < 0 || text.toString('latin1', 0, nl1) !== sumOf(bytes.subarray(nl1 + 1))) return undefined;
   let entries: Record<string, Entry>;
   let header: Header;
   try {
-    header = JSON.parse(text.toString('utf8', 0, nl));
-    if (header.version !== indexVersion || header.options !== options || header.sum !== sumOf(bytes.subarray(nl + 1))) return undefined;
-    if (header.discovery.file !== pipelineFile || !holds(header.global, '/')) return undefined;
-    entries = JSON.parse(text.toString('utf8', nl + 1));
+    header = JSON.parse(text.toString('utf8', nl1 + 1, nl2));
+    if (header.version !== indexVersion || header.options !== options || header.discovery.file !== pipelineFile || !holds(header.global, '/')) return undefined;
+    entries = JSON.parse(text.toString('utf8', nl2 + 1));
   } catch { return undefined; }
   const dirs = Object.keys(entries);
-  const checks = startChecks(entries, dirs, bytes, nl + 1);
+  const checks = startChecks(entries, dirs, bytes, nl2 + 1);
   const found = discoverRecordings(header.discovery, discover);
   const { results } = checks.finish();
   if (!found.ok) return undefined;
@@ -111,9 +115,9 @@ const settleNs = 2_000_000_000n;
 
 /**
  * An entry for a recording whose every job was up to date, from the files its plan read: `before`
- * stat'ed before it read them, `during` as its decisions saw them. Only when all of them still
- * have those signatures (nothing changed while it was being decided) and none changed in the
- * last two seconds; else undefined.
+ * (records, layer files) stat'ed before their content was read, `during` as its decisions saw the
+ * rest. A file that changed after that stat has another signature now, so the entry fails its
+ * first check: no second stat is needed. None may have changed in the last two seconds.
  */
 export function entryFor(rec: Recording, jobs: number, before: Witness, during: Map<string, string | undefined>): Entry | undefined {
   const files: Witness = [...before];
@@ -128,7 +132,7 @@ export function entryFor(rec: Recording, jobs: number, before: Witness, during: 
   const short: Witness = [];
   for (let i = 0; i < files.length; i += 2) {
     const p = files[i], sig = files[i + 1];
-    if (signatureOrEmpty(p) !== sig || sig === 'unreadable') return undefined;
+    if (sig === 'unreadable') return undefined;
     if (sig && BigInt(sig.split(':')[1]) > recent) return undefined;
     short.push(relativeInside(p, rec.dir) ?? p, sig);
   }
@@ -146,14 +150,13 @@ export function definitionWitness(pipelineFile: string): Witness {
  */
 export function writeIndex(pipelineFile: string, options: string, before: Witness, schemaFiles: string[], discovery: DiscoverySpec, entries: Map<string, Entry>): void {
   if (!holds(before, '/')) return;
-  const body = JSON.stringify(Object.fromEntries(entries));
   const header: Header = {
     version: indexVersion, options,
     global: [...before, ...witnessOf(schemaFiles)],
     discovery: { file: discovery.file, dir: discovery.dir, recordings: discovery.recordings },
-    sum: sumOf(body),
   };
-  try { writeFileAtomic(indexPath(pipelineFile), `${JSON.stringify(header)}\n${body}`, { durable: false }); } catch { /* a cache */ }
+  const rest = `${JSON.stringify(header)}\n${JSON.stringify(Object.fromEntries(entries))}`;
+  try { writeFileAtomic(indexPath(pipelineFile), `${sumOf(rest)}\n${rest}`, { durable: false }); } catch { /* a cache */ }
 }
 
 /**

@@ -21,6 +21,7 @@ export function witnessOf(files: Iterable<string>): Witness {
 
 /** Does every file still have its signature? Relative paths are clean (relativeInside made them), so a plain join will do. */
 export function holds(w: Witness, base: string): boolean {
+  if (!Array.isArray(w)) return false;
   for (let i = 0; i < w.length; i += 2) {
     const p = w[i];
     if (signatureOrEmpty(p.charCodeAt(0) === 47 || path.isAbsolute(p) ? p : `${base}/${p}`) !== w[i + 1]) return false;

@@ -33,12 +33,11 @@ function drain(entries: Entries, dirs: string[], s: Shared): number {
     if (start >= n) return here;
     here += Math.min(n, start + block) - start;
     const end = Math.min(n, start + block);
-    try {
-      for (let i = start; i < end; i++) s.results[i] = holds(entries[dirs[i]].files, dirs[i]) ? 1 : 2;
-    } finally {
-      Atomics.add(s.ctrl, 1, end - start);
-      Atomics.notify(s.ctrl, 1);
+    for (let i = start; i < end; i++) {
+      try { s.results[i] = holds(entries[dirs[i]].files, dirs[i]) ? 1 : 2; } catch { s.results[i] = 2; }
     }
+    Atomics.add(s.ctrl, 1, end - start);
+    Atomics.notify(s.ctrl, 1);
   }
 }
 
