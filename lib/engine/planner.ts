@@ -45,7 +45,7 @@ export interface RecordingPlan {
   plan(): Map<string, Decision>;
   /**
    * After a plan that found every job up to date: the up-to-date index's entry for the recording
-   * (upToDateIndex.ts), when it was planned with `witness` and nothing changed meanwhile.
+   * (upToDateIndex.ts), when it was planned with `witness`.
    */
   witness(): Entry | undefined;
 }
