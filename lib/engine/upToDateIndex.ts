@@ -72,17 +72,24 @@ export function checkIndex(pipelineFile: string, options: string, discover: Disc
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nl1 = bytes.indexOf(10), nl2 = bytes.indexOf(10, nl1 + 1);
   if (nl1 < 0 || nl2 < 0 || text.toString('latin1', 0, nl1) !== sumOf(bytes.subarray(nl1 + 1))) return undefined;
-  let entries: Record<string, Entry>;
   let header: Header;
   try {
     header = JSON.parse(text.toString('utf8', nl1 + 1, nl2));
     if (header.version !== indexVersion || header.options !== options || header.discovery.file !== pipelineFile || !holds(header.global, '/')) return undefined;
-    entries = JSON.parse(text.toString('utf8', nl2 + 1));
   } catch { return undefined; }
-  const dirs = Object.keys(entries);
-  const checks = startChecks(entries, dirs, bytes, nl2 + 1);
-  const found = discoverRecordings(header.discovery, discover);
-  const { results } = checks.finish();
+  const checks = startChecks(bytes, nl2 + 1);
+  let entries: Record<string, Entry> = {};
+  let dirs: string[] = [];
+  let found: ReturnType<typeof discoverRecordings>;
+  let results: Uint8Array;
+  // finish() also ends the worker, which would otherwise keep the process alive.
+  try {
+    try { entries = JSON.parse(text.toString('utf8', nl2 + 1)); } catch { /* the sum held: cannot be, and would cost only a full plan */ }
+    dirs = Object.keys(entries);
+    found = discoverRecordings(header.discovery, discover);
+  } finally {
+    results = checks.finish(entries, dirs).results;
+  }
   if (!found.ok) return undefined;
   const holding = new Set<string>();
   for (let i = 0; i < dirs.length; i++) if (results[i] === 1) holding.add(dirs[i]);

@@ -4,24 +4,25 @@
  * recordings (fast-glob, synchronous), and both then share what is left. They take blocks of
  * entries from one shared counter, so neither waits on the other beyond the block in hand.
  *
- * Not the stages' WorkerPool: that one hands out tasks from the event loop, and this thread is
- * busy in discovery meanwhile. The worker gets the index's bytes in shared memory and parses
- * them itself. A result is only ever "holds" after its files were stat'ed; an entry left
- * unchecked (a worker that failed) counts as not holding, which costs a full plan, nothing else.
+ * The worker does its whole share while it sets up (no tasks are sent: this thread is busy in
+ * discovery meanwhile), from the index's bytes in shared memory. A result is only ever "holds"
+ * after its files were stat'ed; an entry left unchecked (a worker that failed) counts as not
+ * holding, which costs a full plan, nothing else.
  */
 import path from 'node:path';
-import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import { holds, type Witness } from './witness.js';
 import { packageRoot } from '../base/paths.js';
+import { WorkerPool, serveTasks, type TaskServer } from '../base/workerPool.js';
 
 interface Entries { [dir: string]: { files: Witness } }
 
 /** ctrl[0]: next block to take; ctrl[1]: entries finished. results[i]: 0 unchecked, 1 holds, 2 not. */
 interface Shared { ctrl: Int32Array; results: Uint8Array }
+interface Setup extends Shared { bytes: Uint8Array; from: number }
 
 const block = 64;
-/** Below this many entries a thread costs more to start than it saves. */
-const minForWorker = 500;
+/** Below this (some 400 recordings' entries) a thread costs more to start than it saves. */
+const minBytesForWorker = 300_000;
 export const workerFile = path.join(packageRoot, 'dist', 'lib', 'engine', 'witnessChecks.js');
 
 /** Check blocks until none is left; returns how many entries this thread checked. */
@@ -45,41 +46,46 @@ export interface Checks {
   /** Entries taken so far, by either thread. */
   taken(): number;
   /**
-   * Check what the other thread has not taken. `results`, by entry in `dirs` order: 1 held, 2 did
-   * not, 0 unchecked; `here`: how many this thread checked.
+   * Check what the other thread has not taken of `entries` (parsed from the same bytes; `dirs`
+   * their keys in order). `results`, by entry: 1 held, 2 did not, 0 unchecked; `here`: how many
+   * this thread checked. Also ends the worker.
    */
-  finish(): { results: Uint8Array; here: number };
+  finish(entries: Entries, dirs: string[]): { results: Uint8Array; here: number };
 }
 
 /**
- * Start checking `entries` (parsed from `bytes`, the index's text from `from` on, in shared
- * memory when a worker is to share the work).
+ * Start the other thread on the entries in `bytes` (the index's text in shared memory; the
+ * entries from `from` on) before this one parses them too, so it is under way sooner.
  */
-export function startChecks(entries: Entries, dirs: string[], bytes: Uint8Array, from: number): Checks {
-  const s: Shared = { ctrl: new Int32Array(new SharedArrayBuffer(8)), results: new Uint8Array(new SharedArrayBuffer(Math.max(1, dirs.length))) };
-  if (dirs.length >= minForWorker && bytes.buffer instanceof SharedArrayBuffer) {
+export function startChecks(bytes: Uint8Array, from: number): Checks {
+  // An entry takes more than 16 bytes, so this many results are room enough before anyone has counted.
+  const room = Math.max(1, Math.ceil((bytes.length - from) / 16));
+  const s: Shared = { ctrl: new Int32Array(new SharedArrayBuffer(8)), results: new Uint8Array(new SharedArrayBuffer(room)) };
+  let pool: WorkerPool<Setup, never, never> | undefined;
+  if (bytes.length - from >= minBytesForWorker && bytes.buffer instanceof SharedArrayBuffer) {
     try {
-      const w = new Worker(workerFile, { workerData: { witnessChecks: { bytes, from, ctrl: s.ctrl, results: s.results } } });
-      // Its blocks are finished or left unchecked either way; nothing to report.
-      w.on('error', () => {});
-      w.unref();
+      pool = new WorkerPool({ name: 'index check', script: workerFile, server: checkAtSetup, setup: { ...s, bytes, from }, workers: 1 });
     } catch { /* this thread does it all */ }
   }
   return {
-    taken: () => Math.min(dirs.length, Atomics.load(s.ctrl, 0) * block),
-    finish() {
+    taken: () => Atomics.load(s.ctrl, 0) * block,
+    finish(entries, dirs) {
       const here = drain(entries, dirs, s);
       // Wait for the blocks the worker took; give up on one that stops making progress.
       for (let done = Atomics.load(s.ctrl, 1); done < dirs.length; done = Atomics.load(s.ctrl, 1)) {
         if (Atomics.wait(s.ctrl, 1, done, 2000) === 'timed-out' && Atomics.load(s.ctrl, 1) === done) break;
       }
-      return { results: s.results, here };
+      void pool?.terminate();
+      return { results: s.results.subarray(0, dirs.length), here };
     },
   };
 }
 
-if (!isMainThread && workerData?.witnessChecks) {
-  const { bytes, from, ctrl, results } = workerData.witnessChecks as { bytes: Uint8Array; from: number; ctrl: Int32Array; results: Uint8Array };
+const checkAtSetup: TaskServer<Setup, never, never> = (setup) => {
+  const { bytes, from } = setup;
   const entries = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8', from)) as Entries;
-  drain(entries, Object.keys(entries), { ctrl, results });
-}
+  drain(entries, Object.keys(entries), setup);
+  return { run: () => { throw new Error('internal error: the index check takes no tasks'); } };
+};
+
+serveTasks(import.meta.url, checkAtSetup);
