@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { timed, tempDir, writeFile } from './rig.js';
 import { makeProject, type Project } from './project.js';
 import { entryFor, indexPath } from '../lib/engine/upToDateIndex.js';
@@ -64,14 +65,21 @@ test('a new recording is planned beside the unchanged ones; an edited pipeline.y
   for (const rec of ['rec1', 'rec2', 'rec3', 'rec4']) assert.match(edited.stdout, new RegExp(`^would run ${rec} c: params changed: c_params\\.threshold 4 -> 5$`, 'm'));
 }));
 
-test('a damaged index is ignored and written anew; -n writes none', timed(async () => {
+test('a damaged index is ignored and written anew, what a killed writer left removed; -n writes none', timed(async () => {
   const p = makeProject();
   assert.is((await p.run(['all'])).code, 0);
   await sleep(2100);
   const file = indexPath(path.join(p.dir, 'pipeline.yaml'));
   assert.match((await p.run(['-n'])).stdout, /^nothing to do: 12 jobs up to date$/m);
   assert.not.ok(fs.existsSync(file), '-n wrote an index');
+  // What writers killed mid-write leave: removed once their process is gone, never a living one's.
+  const dead = spawnSync('true').pid!;
+  const leftover = `${file}.${dead}.0.partial`, living = `${file}.${process.pid}.7.partial`;
+  writeFile(path.dirname(file), path.basename(leftover), 'half');
+  writeFile(path.dirname(file), path.basename(living), 'half');
   assert.is((await p.run(['all'])).code, 0);
+  assert.not.ok(fs.existsSync(leftover), 'partial of a dead writer kept');
+  assert.ok(fs.existsSync(living), "a living writer's partial removed");
   // One entry's signature changed, its checksum not: the whole index is ignored.
   const text = fs.readFileSync(file, 'utf8');
   fs.writeFileSync(file, text.replace(/"c\.out","\d/, (m) => m.slice(0, -1) + (m.endsWith('9') ? '8' : '9')));

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { discoverRecordings, type DiscoverOptions, type DiscoverySpec, type Recording } from './recordings.js';
 import { writeFileAtomic } from '../base/atomicFile.js';
 import { relativeInside } from '../base/pathInside.js';
+import { hostName, isAlive } from '../base/processInfo.js';
 import { holds, witnessOf, type Witness } from './witness.js';
 import { startChecks } from './witnessChecks.js';
 import { builtinVersionsPath, compiledSchemasPath, packageRoot, stagesSourceDir } from '../base/paths.js';
@@ -163,7 +164,20 @@ export function writeIndex(pipelineFile: string, options: string, before: Witnes
     discovery: { file: discovery.file, dir: discovery.dir, recordings: discovery.recordings },
   };
   const rest = `${JSON.stringify(header)}\n${JSON.stringify(Object.fromEntries(entries))}`;
-  try { writeFileAtomic(indexPath(pipelineFile), `${sumOf(rest)}\n${rest}`, { durable: false }); } catch { /* a cache */ }
+  const file = indexPath(pipelineFile);
+  try { writeFileAtomic(file, `${sumOf(rest)}\n${rest}`, { durable: false }); } catch { /* a cache */ }
+  removeDeadWriters(file);
+}
+
+/** What a writer killed mid-write left: `up-to-date.json.<pid>.<n>.partial` (atomicFile.ts) of a process gone. */
+function removeDeadWriters(file: string): void {
+  const dir = path.dirname(file), prefix = `${path.basename(file)}.`;
+  let names: string[];
+  try { names = fs.readdirSync(dir); } catch { return; }
+  for (const n of names) {
+    const m = n.startsWith(prefix) ? /^(\d+)\.\d+\.partial$/.exec(n.slice(prefix.length)) : null;
+    if (m && !isAlive({ pid: Number(m[1]), host: hostName })) fs.rmSync(path.join(dir, n), { force: true });
+  }
 }
 
 /**
