@@ -11,7 +11,7 @@ import { timed, tempDir, writeFile } from './rig.js';
 import { makeProject, type Project } from './project.js';
 import { entryFor, indexPath } from '../lib/engine/upToDateIndex.js';
 import { holds, witnessOf } from '../lib/engine/witness.js';
-import { startChecks, workerFile } from '../lib/engine/witnessChecks.js';
+import { minBytesForWorker, startChecks, workerFile } from '../lib/engine/witnessChecks.js';
 
 const unchanged = (n: number, of: number) => new RegExp(`^${n} of ${of} recordings unchanged since they were found up to date \\(\\.ephys-make/up-to-date\\.json\\)$`, 'm');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -125,9 +125,13 @@ test('many entries are checked on two threads, and each gets the answer its file
     writeFile(rec, 'out', `${i}\n`);
     entries[rec] = { files: witnessOf([path.join(rec, 'out'), path.join(rec, 'absent')]) };
   }
+  // Entries as long as a real recording's (a dozen files), so that a second thread is worth it.
+  let text = JSON.stringify(entries);
+  const copies = Math.ceil((minBytesForWorker + 1) / text.length);
+  for (const e of Object.values(entries)) e.files = Array.from({ length: copies }, () => e.files).flat();
   fs.appendFileSync(path.join(dir, 'r17', 'out'), 'changed\n');
   writeFile(dir, 'r1850/absent', 'now here\n');
-  const text = JSON.stringify(entries);
+  text = JSON.stringify(entries);
   const bytes = new Uint8Array(new SharedArrayBuffer(Buffer.byteLength(text)));
   bytes.set(Buffer.from(text));
   const dirs = Object.keys(entries);

@@ -21,8 +21,8 @@ interface Shared { ctrl: Int32Array; results: Uint8Array }
 interface Setup extends Shared { bytes: Uint8Array; from: number }
 
 const block = 64;
-/** Below this (some 400 recordings' entries) a thread costs more to start than it saves. */
-const minBytesForWorker = 300_000;
+/** Below this (some 1,400 recordings' entries) a second thread gained nothing measurable. */
+export const minBytesForWorker = 1_000_000;
 export const workerFile = path.join(packageRoot, 'dist', 'lib', 'engine', 'witnessChecks.js');
 
 /** Check blocks until none is left; returns how many entries this thread checked. */
