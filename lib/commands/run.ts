@@ -5,6 +5,7 @@ import type { Io } from '../base/io.js';
 import { isSystemError } from '../base/systemError.js';
 import type { RecordingPlan } from '../engine/planner.js';
 import { pipelinePath } from '../engine/pipelinePath.js';
+import { ListingCache } from '../engine/listingCache.js';
 import { checkIndex, definitionWitness, indexPath, nextEntries, optionsKey, writeIndex, type Entry } from '../engine/upToDateIndex.js';
 import type { Job } from '../engine/job.js';
 import type { Decision } from '../engine/plan.js';
@@ -59,8 +60,8 @@ export async function schedulerFor(o: CliOptions, io: Io, resources: Record<stri
 export async function run(o: CliOptions, io: Io): Promise<number> {
   const eo = engineOptions(o, io);
   const file = pipelinePath(eo);
-  // Forced and checksum runs look at everything; SLURM runs settle their records first.
-  const index = o.always || o.force?.length || o.checksum || o.executor === 'slurm' ? undefined
+  // Forced and checksum runs look at everything (records of jobs queued on SLURM never make an entry).
+  const index = o.always || o.force?.length || o.checksum ? undefined
     : { options: optionsKey(eo.targets, eo.sets), before: definitionWitness(file) };
   const quick = index && checkIndex(file, index.options, { root: eo.root, dirs: eo.dirs, cwd: eo.cwd });
   if (quick?.upToDate.size && o.explain) io.out(`${quick.upToDate.size} of ${quick.recordings.length} recordings unchanged since they were found up to date (${path.relative(io.cwd, indexPath(file))})\n`);
@@ -79,7 +80,8 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   const opened = openPlanner(eo);
   if (!opened.ok) return printDiagnostics(io, opened.diagnostics);
   const planner = opened.value;
-  const recordings = quick ? { ok: true as const, value: quick.recordings } : planner.discover();
+  const listings = quick?.listings ?? new ListingCache();
+  const recordings = quick ? { ok: true as const, value: quick.recordings } : planner.discover(undefined, listings);
   if (!recordings.ok) return printDiagnostics(io, recordings.diagnostics);
   const witness = !!index && !o.dryRun;
 
@@ -122,7 +124,7 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   }
   if (index && witness) {
     const entries = nextEntries(quick, recordings.value, vouched, !!eo.dirs?.length);
-    if (entries) writeIndex(file, index.options, index.before, planner.schemaFiles(), planner.pipeline, entries);
+    if (entries) writeIndex(file, index.options, index.before, planner.schemaFiles(), planner.pipeline, listings, entries);
   }
   for (const text of explained) io.out(text);
   const { counts, plans, work, unplanned } = planned;

@@ -20,6 +20,7 @@ import { layerFiles } from './inputKey.js';
 import { schemaCandidate } from './stageSchemas.js';
 import { entryFor, type Entry } from './upToDateIndex.js';
 import { witnessOf } from './witness.js';
+import type { ListingCache } from './listingCache.js';
 import { findLeftover } from './leftovers.js';
 import { describeReason } from './reason.js';
 import { contentHash, statSignature, type Signature } from '../base/signature.js';
@@ -60,7 +61,7 @@ export interface Planner {
   stages: Stage[];
   sets: SetValue[];
   /** Recordings under the root (or --root / --dir, or `dirs` when given). */
-  discover(dirs?: string[]): Result<Recording[]>;
+  discover(dirs?: string[], listings?: ListingCache): Result<Recording[]>;
   /**
    * `fromRecords` (default): a job whose record vouches for its input JSON (inputKey.ts) builds
    * it only when asked; false builds every input JSON now (to show or validate them all).
@@ -99,7 +100,7 @@ export function openPlanner(opts: PlannerOptions): Result<Planner> {
     stageNames: names,
     stages,
     sets,
-    discover: (dirs) => discoverRecordings(pipeline, { root: opts.root, dirs: dirs ?? opts.dirs, cwd: opts.cwd }),
+    discover: (dirs, listings) => discoverRecordings(pipeline, { root: opts.root, dirs: dirs ?? opts.dirs, cwd: opts.cwd, listings }),
     jobsOf(recording, fromRecords = true, witness = false) {
       // The files read for their content, stat'ed before they are read.
       const sd = stateDir(recording);

@@ -9,6 +9,7 @@ import type { Pipeline } from './config.js';
 import { fillPlaceholders, PlaceholderError } from './template.js';
 import { fail, ok, type Result } from '../base/diagnostic.js';
 import { relativeInside } from '../base/pathInside.js';
+import type { ListingCache } from './listingCache.js';
 
 export interface Recording {
   /** Path relative to the root, with '/' separators; what the user sees. */
@@ -23,6 +24,8 @@ export interface DiscoverOptions {
   root?: string;
   dirs?: string[];
   cwd?: string;
+  /** Folder listings of an earlier walk, reused where a folder has not changed (listingCache.ts). */
+  listings?: ListingCache;
 }
 
 const alwaysIgnored = ['**/.ephys-make/**', '**/node_modules/**', '**/.git/**'];
@@ -51,7 +54,7 @@ function isInside(child: string, parent: string): boolean {
 /** What discovery reads of the pipeline (the up-to-date index keeps it, so a no-op run need not parse pipeline.yaml). */
 export type DiscoverySpec = Pick<Pipeline, 'file' | 'dir' | 'recordings'>;
 
-function findIn(searchDir: string, namingRoot: string, pipeline: DiscoverySpec): Recording[] {
+function findIn(searchDir: string, namingRoot: string, pipeline: DiscoverySpec, listings?: ListingCache): Recording[] {
   const depth = markerDepth(pipeline.recordings.match);
   const markers = fg.sync(pipeline.recordings.match, {
     cwd: searchDir,
@@ -60,6 +63,7 @@ function findIn(searchDir: string, namingRoot: string, pipeline: DiscoverySpec):
     ignore: [...alwaysIgnored, ...pipeline.recordings.exclude],
     suppressErrors: true,
     followSymbolicLinks: true,
+    ...(listings ? { fs: listings.fs } : {}),
   }).map((m) => path.normalize(m)).sort();
   const byDir = new Map<string, Recording>();
   for (const marker of markers) {
@@ -85,10 +89,10 @@ export function discoverRecordings(pipeline: DiscoverySpec, opts: DiscoverOption
       for (const dir of dirs) {
         // A folder under the root keeps names relative to the root; one elsewhere is named from its parent.
         const namingRoot = isInside(dir, root) ? root : path.dirname(dir);
-        const recs = findIn(dir, namingRoot, pipeline);
+        const recs = findIn(dir, namingRoot, pipeline, opts.listings);
         // The folder may itself sit inside a recording (e.g. its kilosort output): take that recording.
         if (!recs.length && isInside(dir, root)) {
-          for (const r of findIn(root, root, pipeline)) if (isInside(dir, r.dir)) recs.push(r);
+          for (const r of findIn(root, root, pipeline, opts.listings)) if (isInside(dir, r.dir)) recs.push(r);
         }
         for (const r of recs) wanted.set(r.dir, r);
       }
@@ -97,7 +101,7 @@ export function discoverRecordings(pipeline: DiscoverySpec, opts: DiscoverOption
     if (!found.length) return fail({ message: `no recordings matching '${pipeline.recordings.match}' under ${opts.dirs.join(', ')}` });
   } else {
     if (!fs.existsSync(root)) return fail({ file: pipeline.file, message: `recordings root ${root} does not exist (set recordings.root in ${path.basename(pipeline.file)} or pass --root)` });
-    found = findIn(root, root, pipeline);
+    found = findIn(root, root, pipeline, opts.listings);
   }
   for (const r of found) {
     try {

@@ -19,9 +19,10 @@ import { relativeInside } from '../base/pathInside.js';
 import { hostName, isAlive } from '../base/processInfo.js';
 import { holds, witnessOf, type Witness } from './witness.js';
 import { startChecks } from './witnessChecks.js';
+import { ListingCache, type Listings } from './listingCache.js';
 import { builtinVersionsPath, compiledSchemasPath, packageRoot, stagesSourceDir } from '../base/paths.js';
 
-const indexVersion = 1;
+const indexVersion = 2;
 
 export interface Entry { name: string; marker: string; output: string; jobs: number; files: Witness }
 
@@ -29,7 +30,7 @@ export interface Entry { name: string; marker: string; output: string; jobs: num
  * The file: a sha256 of the rest, then a line of this header, then a line of the entries by
  * recording folder. The sum makes any damage a miss, never a wrong entry.
  */
-interface Header { version: number; options: string; global: Witness; discovery: DiscoverySpec }
+interface Header { version: number; options: string; global: Witness; discovery: DiscoverySpec; listings: Listings }
 
 /** What a run is asked, as far as it changes which jobs exist: the targets and --set values. */
 export function optionsKey(targets: string[], sets: string[] | undefined): string {
@@ -61,6 +62,8 @@ export interface IndexCheck {
   upToDate: Map<string, number>;
   /** Every entry read, still holding or not, to carry over those this run did not look at. */
   entries: Map<string, Entry>;
+  /** The folder listings discovery used, to keep with the entries. */
+  listings: ListingCache;
 }
 
 /**
@@ -79,6 +82,7 @@ export function checkIndex(pipelineFile: string, options: string, discover: Disc
     if (header.version !== indexVersion || header.options !== options || header.discovery.file !== pipelineFile || !holds(header.global, '/')) return undefined;
   } catch { return undefined; }
   const checks = startChecks(bytes, nl2 + 1);
+  const listings = new ListingCache(header.listings);
   let entries: Record<string, Entry> = {};
   let dirs: string[] = [];
   let found: ReturnType<typeof discoverRecordings>;
@@ -87,7 +91,7 @@ export function checkIndex(pipelineFile: string, options: string, discover: Disc
   try {
     try { entries = JSON.parse(text.toString('utf8', nl2 + 1)); } catch { /* the sum held: cannot be, and would cost only a full plan */ }
     dirs = Object.keys(entries);
-    found = discoverRecordings(header.discovery, discover);
+    found = discoverRecordings(header.discovery, { ...discover, listings });
   } finally {
     results = checks.finish(entries, dirs).results;
   }
@@ -99,7 +103,7 @@ export function checkIndex(pipelineFile: string, options: string, discover: Disc
     const e = entries[rec.dir];
     if (e && holding.has(rec.dir) && e.name === rec.name && e.marker === rec.marker && e.output === rec.output) upToDate.set(rec.dir, e.jobs);
   }
-  return { recordings: found.value, upToDate, entries: new Map(Object.entries(entries)) };
+  return { recordings: found.value, upToDate, entries: new Map(Object.entries(entries)), listings };
 }
 
 /** The whole file in shared memory (a second thread checks entries from the same bytes), or undefined. */
@@ -156,12 +160,13 @@ export function definitionWitness(pipelineFile: string): Witness {
  * Replace the index. `schemaFiles`: the stage schemas the plan used (package files, stat'ed now).
  * A failure to write only costs the next run its speed.
  */
-export function writeIndex(pipelineFile: string, options: string, before: Witness, schemaFiles: string[], discovery: DiscoverySpec, entries: Map<string, Entry>): void {
+export function writeIndex(pipelineFile: string, options: string, before: Witness, schemaFiles: string[], discovery: DiscoverySpec, listings: ListingCache, entries: Map<string, Entry>): void {
   if (!holds(before, '/')) return;
   const header: Header = {
     version: indexVersion, options,
     global: [...before, ...witnessOf(schemaFiles)],
     discovery: { file: discovery.file, dir: discovery.dir, recordings: discovery.recordings },
+    listings: listings.used,
   };
   const rest = `${JSON.stringify(header)}\n${JSON.stringify(Object.fromEntries(entries))}`;
   const file = indexPath(pipelineFile);
