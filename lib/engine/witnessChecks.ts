@@ -32,8 +32,8 @@ function drain(entries: Entries, dirs: string[], s: Shared): number {
   for (;;) {
     const start = Atomics.add(s.ctrl, 0, 1) * block;
     if (start >= n) return here;
-    here += Math.min(n, start + block) - start;
     const end = Math.min(n, start + block);
+    here += end - start;
     for (let i = start; i < end; i++) {
       try { s.results[i] = holds(entries[dirs[i]].files, dirs[i]) ? 1 : 2; } catch { s.results[i] = 2; }
     }
