@@ -10,11 +10,10 @@
  * so one changed meanwhile carries the older signature and is read again next time.
  */
 import fs from 'node:fs';
+import { settledBefore } from './witness.js';
 
 /** By folder: its signature, then one string per entry: type letter (f, d, l, o) and name. */
 export type Listings = Record<string, string[]>;
-
-const settleNs = 2_000_000_000n;
 
 function typeOf(d: fs.Dirent): string {
   return d.isFile() ? 'f' : d.isDirectory() ? 'd' : d.isSymbolicLink() ? 'l' : 'o';
@@ -35,7 +34,7 @@ class ListedEntry {
 export class ListingCache {
   /** The listings this walk used, read or kept: what to save for the next. */
   readonly used: Listings = {};
-  private readonly recent = BigInt(Date.now()) * 1_000_000n - settleNs;
+  private readonly recent = settledBefore();
 
   constructor(private readonly known: Listings = {}) {}
 

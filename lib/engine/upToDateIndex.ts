@@ -17,7 +17,7 @@ import { discoverRecordings, type DiscoverOptions, type DiscoverySpec, type Reco
 import { writeFileAtomic } from '../base/atomicFile.js';
 import { relativeInside } from '../base/pathInside.js';
 import { hostName, isAlive } from '../base/processInfo.js';
-import { holds, witnessOf, type Witness } from './witness.js';
+import { holds, settledBefore, witnessOf, type Witness } from './witness.js';
 import { startChecks } from './witnessChecks.js';
 import { ListingCache, type Listings } from './listingCache.js';
 import { builtinVersionsPath, compiledSchemasPath, packageRoot, stagesSourceDir } from '../base/paths.js';
@@ -122,9 +122,6 @@ function readShared(file: string): Uint8Array | undefined {
   } catch { return undefined; } finally { fs.closeSync(fd); }
 }
 
-/** A file written this recently may change again within its time stamp's resolution, unseen. */
-const settleNs = 2_000_000_000n;
-
 /**
  * An entry for a recording whose every job was up to date, from the files its plan read: `before`
  * (records, layer files) stat'ed before their content was read, `during` as its decisions saw the
@@ -140,7 +137,7 @@ export function entryFor(rec: Recording, jobs: number, before: Witness, during: 
     if (k === undefined) files.push(p, sig ?? '');
     else if (k !== (sig ?? '')) return undefined;
   }
-  const recent = BigInt(Date.now()) * 1_000_000n - settleNs;
+  const recent = settledBefore();
   const short: Witness = [];
   for (let i = 0; i < files.length; i += 2) {
     const p = files[i], sig = files[i + 1];

@@ -8,6 +8,14 @@ import { statSignature } from '../base/signature.js';
 
 export type Witness = string[];
 
+/**
+ * Times after this (now less two seconds, in ns) are too recent to vouch for: a file or folder
+ * can change twice within one time stamp, and coarse file systems stamp whole seconds.
+ */
+export function settledBefore(): bigint {
+  return BigInt(Date.now()) * 1_000_000n - 2_000_000_000n;
+}
+
 export function signatureOrEmpty(p: string): string {
   try { return statSignature(p) ?? ''; } catch { return 'unreadable'; }
 }
