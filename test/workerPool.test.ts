@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, timed } from './rig.js';
+import { filesUnder, repoRoot, timed } from './rig.js';
 import { WorkerPool } from '../lib/base/workerPool.js';
 import { StageError } from '../lib/base/stageError.js';
 import { serveTestTasks, type TestResult, type TestSetup, type TestTask } from './fixtures/poolWorker.js';
@@ -209,16 +209,8 @@ test('a worker whose handler cannot be built fails the pool: whenReady and every
 }));
 
 test('threads are started only by the pool: no other file of lib/ or stages/ imports node:worker_threads', () => {
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(path.join(repoRoot, dir), { withFileTypes: true })) {
-      const rel = `${dir}/${e.name}`;
-      if (e.isDirectory()) walk(rel);
-      else if (e.name.endsWith('.ts') && /from\s*'(node:)?worker_threads'/.test(fs.readFileSync(path.join(repoRoot, rel), 'utf8'))) found.push(rel);
-    }
-  };
-  walk('lib');
-  walk('stages');
+  const found = ['lib', 'stages'].flatMap((dir) => filesUnder(path.join(repoRoot, dir)).map((f) => `${dir}/${f}`))
+    .filter((rel) => rel.endsWith('.ts') && /from\s*'(node:)?worker_threads'/.test(fs.readFileSync(path.join(repoRoot, rel), 'utf8')));
   assert.equal(found, ['lib/base/workerPool.ts']);
 });
 
