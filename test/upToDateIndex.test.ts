@@ -65,6 +65,26 @@ test('a new recording is planned beside the unchanged ones; an edited pipeline.y
   for (const rec of ['rec1', 'rec2', 'rec3', 'rec4']) assert.match(edited.stdout, new RegExp(`^would run ${rec} c: params changed: c_params\\.threshold 4 -> 5$`, 'm'));
 }));
 
+test('a recording added deep in a kept walk is found; so is one behind a linked folder (a walk with links is never kept)', timed(async () => {
+  const p = makeProject({ recordings: ['m1/s1', 'm1/s2', 'm2/s5'] });
+  await settled(p, 12);
+  writeFile(p.root, 'm1/s3/probe.ap.bin', 'raw data of s3\n');
+  const deep = await p.run(['-n', '--explain']);
+  assert.match(deep.stdout, unchanged(3, 4));
+  assert.match(deep.stdout, /^would run m1\/s3 a: output missing: a\.out$/m);
+
+  const q = makeProject({ recordings: ['m1/s1'] });
+  const elsewhere = path.join(q.dir, 'elsewhere');
+  writeFile(elsewhere, 's9/probe.ap.bin', 'raw data of s9\n');
+  fs.symlinkSync(elsewhere, path.join(q.root, 'linked'));
+  await settled(q, 8);
+  assert.match((await q.run(['-n', '--explain'])).stdout, unchanged(2, 2));
+  writeFile(elsewhere, 's10/probe.ap.bin', 'raw data of s10\n');
+  const linked = await q.run(['-n', '--explain']);
+  assert.match(linked.stdout, unchanged(2, 3));
+  assert.match(linked.stdout, /^would run linked\/s10 a: output missing: a\.out$/m);
+}));
+
 test('a damaged index is ignored and written anew, what a killed writer left removed; -n writes none', timed(async () => {
   const p = makeProject();
   assert.is((await p.run(['all'])).code, 0);

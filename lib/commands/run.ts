@@ -63,7 +63,8 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   // Forced and checksum runs look at everything (records of jobs queued on SLURM never make an entry).
   const index = o.always || o.force?.length || o.checksum ? undefined
     : { options: optionsKey(eo.targets, eo.sets), before: definitionWitness(file) };
-  const quick = index && checkIndex(file, index.options, { root: eo.root, dirs: eo.dirs, cwd: eo.cwd });
+  const where = { root: eo.root, dirs: eo.dirs, cwd: eo.cwd };
+  const quick = index && checkIndex(file, index.options, where);
   if (quick?.upToDate.size && o.explain) io.out(`${quick.upToDate.size} of ${quick.recordings.length} recordings unchanged since they were found up to date (${path.relative(io.cwd, indexPath(file))})\n`);
   if (quick && quick.recordings.length && quick.upToDate.size === quick.recordings.length) {
     let total = 0;
@@ -124,7 +125,8 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   }
   if (index && witness) {
     const entries = nextEntries(quick, recordings.value, vouched, !!eo.dirs?.length);
-    if (entries) writeIndex(file, index.options, index.before, planner.schemaFiles(), planner.pipeline, listings, entries);
+    const found = { options: where, listings, recordings: recordings.value };
+    if (entries) writeIndex(file, { options: index.options, before: index.before, schemaFiles: planner.schemaFiles(), discovery: planner.pipeline, found }, entries);
   }
   for (const text of explained) io.out(text);
   const { counts, plans, work, unplanned } = planned;

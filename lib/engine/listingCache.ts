@@ -15,6 +15,10 @@ import { settledBefore } from './witness.js';
 /** By folder: its signature, then one string per entry: type letter (f, d, l, o) and name. */
 export type Listings = Record<string, string[]>;
 
+function signature(st: fs.BigIntStats): string {
+  return `${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.size}`;
+}
+
 function typeOf(d: fs.Dirent): string {
   return d.isFile() ? 'f' : d.isDirectory() ? 'd' : d.isSymbolicLink() ? 'l' : 'o';
 }
@@ -34,9 +38,28 @@ class ListedEntry {
 export class ListingCache {
   /** The listings this walk used, read or kept: what to save for the next. */
   readonly used: Listings = {};
+  /**
+   * Every folder the walk read is in `used` and holds no symbolic link (whose target is looked up
+   * afresh each walk): the walk's result then follows from these listings alone.
+   */
+  complete = true;
   private readonly recent = settledBefore();
 
   constructor(private readonly known: Listings = {}) {}
+
+  /**
+   * Are all the known folders as they were listed? Then a walk over them finds what the walk that
+   * listed them found (when that one was complete), and they are kept for the next.
+   */
+  unchanged(): boolean {
+    for (const dir in this.known) {
+      let st: fs.BigIntStats | undefined;
+      try { st = fs.statSync(dir, { bigint: true, throwIfNoEntry: false }); } catch { return false; }
+      if (!st || signature(st) !== this.known[dir][0]) return false;
+    }
+    Object.assign(this.used, this.known);
+    return true;
+  }
 
   /** A file system for fast-glob's `fs` option. */
   readonly fs = {
@@ -45,18 +68,23 @@ export class ListingCache {
   };
 
   private readdirSync(dir: string, options?: { withFileTypes?: boolean }): unknown {
-    if (!options?.withFileTypes) return fs.readdirSync(dir);
+    if (!options?.withFileTypes) { this.complete = false; return fs.readdirSync(dir); }
     const st = fs.statSync(dir, { bigint: true });
-    const sig = `${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.size}`;
+    const sig = signature(st);
     const known = this.known[dir];
     if (known && known[0] === sig) {
       this.used[dir] = known;
       const out: ListedEntry[] = [];
-      for (let i = 1; i < known.length; i++) out.push(new ListedEntry(known[i].slice(1), known[i][0]));
+      for (let i = 1; i < known.length; i++) {
+        if (known[i][0] === 'l') this.complete = false;
+        out.push(new ListedEntry(known[i].slice(1), known[i][0]));
+      }
       return out;
     }
     const entries = fs.readdirSync(dir, { withFileTypes: true });
-    if (st.ctimeNs < this.recent) this.used[dir] = [sig, ...entries.map((d) => typeOf(d) + d.name)];
+    const listing = [sig, ...entries.map((d) => typeOf(d) + d.name)];
+    if (st.ctimeNs < this.recent) this.used[dir] = listing; else this.complete = false;
+    if (listing.some((e) => e[0] === 'l')) this.complete = false;
     return entries;
   }
 }

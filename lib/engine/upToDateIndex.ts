@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { discoverRecordings, type DiscoverOptions, type DiscoverySpec, type Recording } from './recordings.js';
 import { writeFileAtomic } from '../base/atomicFile.js';
+import { ok } from '../base/diagnostic.js';
 import { relativeInside } from '../base/pathInside.js';
 import { hostName, isAlive } from '../base/processInfo.js';
 import { holds, settledBefore, witnessOf, type Witness } from './witness.js';
@@ -22,7 +23,7 @@ import { startChecks } from './witnessChecks.js';
 import { ListingCache, type Listings } from './listingCache.js';
 import { builtinVersionsPath, compiledSchemasPath, packageRoot, stagesSourceDir } from '../base/paths.js';
 
-const indexVersion = 2;
+const indexVersion = 3;
 
 export interface Entry { name: string; marker: string; output: string; jobs: number; files: Witness }
 
@@ -30,7 +31,16 @@ export interface Entry { name: string; marker: string; output: string; jobs: num
  * The file: a sha256 of the rest, then a line of this header, then a line of the entries by
  * recording folder. The sum makes any damage a miss, never a wrong entry.
  */
-interface Header { version: number; options: string; global: Witness; discovery: DiscoverySpec; listings: Listings }
+interface Header {
+  version: number; options: string; global: Witness; discovery: DiscoverySpec; listings: Listings;
+  /** What a complete walk of those listings found (listingCache.ts), for the same root. */
+  walk?: { key: string; recordings: Recording[] };
+}
+
+/** Which walk: the root and folder it started from (a walk limited by --dir is never kept). */
+function walkKey(o: DiscoverOptions): string | undefined {
+  return o.dirs?.length ? undefined : JSON.stringify([o.root ?? null, o.cwd ?? null]);
+}
 
 /** What a run is asked, as far as it changes which jobs exist: the targets and --set values. */
 export function optionsKey(targets: string[], sets: string[] | undefined): string {
@@ -91,7 +101,8 @@ export function checkIndex(pipelineFile: string, options: string, discover: Disc
   try {
     try { entries = JSON.parse(text.toString('utf8', nl2 + 1)); } catch { /* the sum held: cannot be, and would cost only a full plan */ }
     dirs = Object.keys(entries);
-    found = discoverRecordings(header.discovery, { ...discover, listings });
+    const walk = header.walk;
+    found = walk && walk.key === walkKey(discover) && listings.unchanged() ? ok(walk.recordings) : discoverRecordings(header.discovery, { ...discover, listings });
   } finally {
     results = checks.finish(entries, dirs).results;
   }
@@ -153,17 +164,27 @@ export function definitionWitness(pipelineFile: string): Witness {
   return witnessOf([pipelineFile, ...packageFiles]);
 }
 
-/**
- * Replace the index. `schemaFiles`: the stage schemas the plan used (package files, stat'ed now).
- * A failure to write only costs the next run its speed.
- */
-export function writeIndex(pipelineFile: string, options: string, before: Witness, schemaFiles: string[], discovery: DiscoverySpec, listings: ListingCache, entries: Map<string, Entry>): void {
-  if (!holds(before, '/')) return;
+/** Replace the index; a failure to write only costs the next run its speed. */
+export interface IndexWrite {
+  options: string;
+  /** definitionWitness(), taken before pipeline.yaml was read. */
+  before: Witness;
+  /** The stage schemas the plan used (package files, stat'ed now). */
+  schemaFiles: string[];
+  discovery: DiscoverySpec;
+  /** How the recordings were found, the listings that walk used, and what it found. */
+  found: { options: DiscoverOptions; listings: ListingCache; recordings: Recording[] };
+}
+
+export function writeIndex(pipelineFile: string, w: IndexWrite, entries: Map<string, Entry>): void {
+  if (!holds(w.before, '/')) return;
+  const key = walkKey(w.found.options);
   const header: Header = {
-    version: indexVersion, options,
-    global: [...before, ...witnessOf(schemaFiles)],
-    discovery: { file: discovery.file, dir: discovery.dir, recordings: discovery.recordings },
-    listings: listings.used,
+    version: indexVersion, options: w.options,
+    global: [...w.before, ...witnessOf(w.schemaFiles)],
+    discovery: { file: w.discovery.file, dir: w.discovery.dir, recordings: w.discovery.recordings },
+    listings: w.found.listings.used,
+    ...(key !== undefined && w.found.listings.complete ? { walk: { key, recordings: w.found.recordings } } : {}),
   };
   const rest = `${JSON.stringify(header)}\n${JSON.stringify(Object.fromEntries(entries))}`;
   const file = indexPath(pipelineFile);
