@@ -7,8 +7,8 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { timed, tempDir, writeFile } from './rig.js';
-import { makeProject, type Project } from './project.js';
+import { timed, tempDir, waitUntil, writeFile } from './rig.js';
+import { fourStages, makeProject, type Project } from './project.js';
 import { entryFor, indexPath } from '../lib/engine/upToDateIndex.js';
 import { holds, witnessOf } from '../lib/engine/witness.js';
 import { minBytesForWorker, startChecks, workerFile } from '../lib/engine/witnessChecks.js';
@@ -83,6 +83,25 @@ test('a recording added deep in a kept walk is found; so is one behind a linked 
   const linked = await q.run(['-n', '--explain']);
   assert.match(linked.stdout, unchanged(2, 3));
   assert.match(linked.stdout, /^would run linked\/s10 a: output missing: a\.out$/m);
+}));
+
+test('kill -9 of a run on a recording the index vouched for: the next plan says "last run interrupted"', timed(async () => {
+  const p = makeProject({ recordings: ['r1', 'r2'], stages: fourStages({ bExtra: ['--wait-for', '{root}/../go'] }) });
+  writeFile(p.dir, 'go', '');
+  await settled(p, 8);
+  fs.rmSync(path.join(p.dir, 'go'));
+  const h = p.start(['b', '--force', 'b', '--dir', 'data/r1']);
+  await waitUntil(() => p.starts('r1/b') === 2, 'the forced b to start');
+  h.child.kill('SIGKILL');
+  await h.done;
+  const n = await p.run(['-n', '--explain']);
+  assert.match(n.stdout, unchanged(1, 2));
+  assert.match(n.stdout, /^would run r1 b: last run interrupted \(pid \d+ on .+\)$/m);
+  assert.not.match(n.stdout, /r2 /);
+  writeFile(p.dir, 'go', '');
+  const r = await p.run(['all']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.is(p.starts('r1/b'), 3);
 }));
 
 test('a damaged index is ignored and written anew, what a killed writer left removed; -n writes none', timed(async () => {
