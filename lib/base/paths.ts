@@ -22,7 +22,7 @@ export const packageRoot = findPackageRoot();
 export const stagesSourceDir = path.join(packageRoot, 'stages');
 export const stagesBuildDir = path.join(packageRoot, 'dist', 'stages');
 export const binPath = path.join(packageRoot, 'bin', 'ephys-make.js');
-/** Every built-in stage's declared version, written at build time by lib/builtin/versions.ts. */
 /** Every schema compiled to code at build time (lib/engine/compileSchemas.ts). */
 export const compiledSchemasPath = path.join(packageRoot, 'dist', 'schemas.cjs');
+/** Every built-in stage's declared version, written at build time by lib/builtin/versions.ts. */
 export const builtinVersionsPath = path.join(packageRoot, 'dist', 'builtin-versions.json');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { engineOptions, printDiagnostics, type CliOptions } from './options.js';
 import type { Io } from '../base/io.js';
 import { isSystemError } from '../base/systemError.js';
-import type { RecordingPlan } from '../engine/planner.js';
+import type { PlanCounts, RecordingPlan } from '../engine/planner.js';
 import { pipelinePath } from '../engine/pipelinePath.js';
 import { ListingCache } from '../engine/listingCache.js';
 import { checkIndex, definitionWitness, indexPath, nextEntries, optionsKey, writeIndex, type Entry } from '../engine/upToDateIndex.js';
@@ -25,6 +25,18 @@ export function explainLines(rp: RecordingPlan, decisions: Map<string, Decision>
     else if ('inFlight' in d) out += `on SLURM ${job.recording.name} ${job.stage.name}: ${d.inFlight.status} as job ${d.inFlight.slurmJobId}${d.inFlight.node ? ` on ${d.inFlight.node}` : ''}\n`;
   }
   return out;
+}
+
+/** A run that starts nothing: -n's closing line, or the reporter's ("nothing to do: ..."). */
+async function sayCounts(o: CliOptions, io: Io, counts: PlanCounts): Promise<void> {
+  if (o.dryRun) {
+    io.out(counts.toRun === 0 && counts.blocked === 0 ? `nothing to do: ${counts.total} jobs up to date\n` : `${counts.toRun} of ${counts.total} jobs would run${counts.blocked ? `, ${counts.blocked} cannot run` : ''}\n`);
+    return;
+  }
+  const { makeReporter } = await import('../report/reporter.js');
+  const reporter = makeReporter(io);
+  reporter.emit(counts);
+  reporter.close();
 }
 
 function allUpToDate(decisions: Map<string, Decision>): boolean {
@@ -69,11 +81,7 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   if (quick && quick.recordings.length && quick.upToDate.size === quick.recordings.length) {
     let total = 0;
     for (const n of quick.upToDate.values()) total += n;
-    if (o.dryRun) { io.out(`nothing to do: ${total} jobs up to date\n`); return 0; }
-    const { makeReporter } = await import('../report/reporter.js');
-    const reporter = makeReporter(io);
-    reporter.emit({ type: 'plan', total, toRun: 0, upToDate: total, blocked: 0 });
-    reporter.close();
+    await sayCounts(o, io, { type: 'plan', total, toRun: 0, upToDate: total, blocked: 0 });
     return 0;
   }
   // Loaded only now: a no-op the index answers never parses pipeline.yaml.
@@ -142,7 +150,7 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
   // Jobs whose upstream runs on SLURM wait for it: they go there after it, not here now.
   const toRun = work.toRun.filter((r) => !r.waitsFor);
   if (o.dryRun) {
-    io.out(counts.toRun === 0 && counts.blocked === 0 ? `nothing to do: ${counts.total} jobs up to date\n` : `${counts.toRun} of ${counts.total} jobs would run${counts.blocked ? `, ${counts.blocked} cannot run` : ''}\n`);
+    await sayCounts(o, io, counts);
     skippedLine();
     return unplanned.length ? 2 : counts.blocked ? 1 : 0;
   }
@@ -158,15 +166,12 @@ export async function run(o: CliOptions, io: Io): Promise<number> {
     skippedLine();
     return unplanned.length && code === 0 ? 2 : code;
   }
-  const { makeReporter } = await import('../report/reporter.js');
   if (!work.toRun.length && !blockedJobs.length && !adoptions.length && !confirmations.length) {
-    const reporter = makeReporter(io);
-    reporter.emit(counts);
-    reporter.close();
+    await sayCounts(o, io, counts);
     skippedLine();
     return unplanned.length ? 2 : 0;
   }
-  const { adoptJobs, refreshRecords } = await import('../engine/lifecycle.js');
+  const [{ adoptJobs, refreshRecords }, { makeReporter }] = await Promise.all([import('../engine/lifecycle.js'), import('../report/reporter.js')]);
   const reporter = makeReporter(io);
   const emit: Emit = reporter.emit;
   for (const adopted of adoptions) {

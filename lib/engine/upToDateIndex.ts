@@ -19,6 +19,7 @@ import { ok } from '../base/diagnostic.js';
 import { relativeInside } from '../base/pathInside.js';
 import { hostName, isAlive } from '../base/processInfo.js';
 import { holds, settledBefore, witnessOf, type Witness } from './witness.js';
+import { mtimeNsOf } from '../base/signature.js';
 import { startChecks } from './witnessChecks.js';
 import { ListingCache, type Listings } from './listingCache.js';
 import { builtinVersionsPath, compiledSchemasPath, packageRoot, stagesSourceDir } from '../base/paths.js';
@@ -153,7 +154,7 @@ export function entryFor(rec: Recording, jobs: number, before: Witness, during: 
   for (let i = 0; i < files.length; i += 2) {
     const p = files[i], sig = files[i + 1];
     if (sig === 'unreadable') return undefined;
-    if (sig && BigInt(sig.split(':')[1]) > recent) return undefined;
+    if (sig && (mtimeNsOf(sig) ?? recent + 1n) > recent) return undefined;
     short.push(relativeInside(p, rec.dir) ?? p, sig);
   }
   return { name: rec.name, marker: rec.marker, output: rec.output, jobs, files: short };

@@ -27,14 +27,13 @@ export function jobSpecOf(job: Job): string | undefined {
   try {
     // Field by field: a job may be a class instance whose values are getters. The input JSON may
     // be built only now; one that cannot be is the node's to report.
-    const j = job;
     parts = {
-      input: j.input,
+      input: job.input,
       rest: {
-        id: j.id, stage: j.stage, recording: j.recording, stateDir: j.stateDir, jobDir: j.jobDir,
-        inputJsonPath: j.inputJsonPath, outputJsonPath: j.outputJsonPath, logPath: j.logPath,
-        inputHash: j.inputHash, layersKey: j.layersKey, fromRecord: j.fromRecord, inputs: j.inputs, outputs: j.outputs,
-        appendsTo: j.appendsTo, inPlace: j.inPlace, argv: j.argv, definition: j.definition, consumerStages: j.consumerStages, ownFiles: j.ownFiles,
+        id: job.id, stage: job.stage, recording: job.recording, stateDir: job.stateDir, jobDir: job.jobDir,
+        inputJsonPath: job.inputJsonPath, outputJsonPath: job.outputJsonPath, logPath: job.logPath,
+        inputHash: job.inputHash, layersKey: job.layersKey, fromRecord: job.fromRecord, inputs: job.inputs, outputs: job.outputs,
+        appendsTo: job.appendsTo, inPlace: job.inPlace, argv: job.argv, definition: job.definition, consumerStages: job.consumerStages, ownFiles: job.ownFiles,
       },
     };
   } catch {
